@@ -1,0 +1,37 @@
+"""Small shared helpers: random state handling and dependency guards."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+
+def seed_from_random_state(random_state: int | np.random.RandomState | None) -> int:
+    """Draw one integer seed from a scikit-learn style ``random_state``.
+
+    ``None`` draws from fresh OS entropy (non-reproducible, as in scikit-learn); an int always
+    gives the same seed; a ``RandomState`` advances.
+    """
+    rs = check_random_state(random_state)
+    return int(rs.randint(0, 2**31 - 1))
+
+
+def as_generator(rng: int | np.random.Generator | None) -> np.random.Generator:
+    """Turn an ``rng`` argument (seed, Generator or None) into a ``np.random.Generator``."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    return np.random.default_rng(rng)
+
+
+def optional_import(module: str, extra: str) -> ModuleType:
+    """Import an optional dependency or raise an ImportError that names the extra to install."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            f"{module!r} is needed for this feature. Install it with "
+            f"`pip install 'proteolabel[{extra}]'` (or `pip install {module}`)."
+        ) from exc

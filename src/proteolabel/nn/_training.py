@@ -1,0 +1,175 @@
+"""The training loop: optimiser, KL weighting, validation, early stopping, progress."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from proteolabel.nn._module import VAEModule
+
+
+class TrainingDivergedError(RuntimeError):
+    """The loss became NaN or infinite; the module holds the weights of the last good epoch."""
+
+
+@dataclass
+class TrainingHistory:
+    """Per-epoch averages of the loss terms (training set, and validation set when used)."""
+
+    loss: list[float] = field(default_factory=list)
+    reconstruction: list[float] = field(default_factory=list)
+    kl: list[float] = field(default_factory=list)
+    beta: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    best_epoch: int | None = None
+    stopped_early: bool = False
+
+    def as_dict(self) -> dict[str, list[float]]:
+        """Columns of equal length, one row per epoch (validation loss NaN when not used)."""
+        n = len(self.loss)
+        val = self.val_loss if len(self.val_loss) == n else [math.nan] * n
+        return {
+            "epoch": list(range(1, n + 1)),
+            "loss": self.loss,
+            "reconstruction": self.reconstruction,
+            "kl": self.kl,
+            "beta": self.beta,
+            "val_loss": val,
+            "seconds": self.seconds,
+        }
+
+
+def _snapshot(module: torch.nn.Module, into: list[torch.Tensor] | None) -> list[torch.Tensor]:
+    params = [p.detach() for p in module.parameters()]
+    if into is None:
+        return [p.clone() for p in params]
+    for dst, src in zip(into, params, strict=True):
+        dst.copy_(src)
+    return into
+
+
+def _restore(module: torch.nn.Module, snapshot: list[torch.Tensor]) -> None:
+    with torch.no_grad():
+        for p, s in zip(module.parameters(), snapshot, strict=True):
+            p.copy_(s)
+
+
+def train_vae(
+    module: VAEModule,
+    x: torch.Tensor,
+    *,
+    epochs: int = 500,
+    batch_size: int = 128,
+    learning_rate: float = 1e-3,
+    beta: float = 1.0,
+    kl_warmup_epochs: int = 0,
+    x_val: torch.Tensor | None = None,
+    early_stopping_patience: int | None = None,
+    generator: torch.Generator | None = None,
+    autocast_dtype: torch.dtype | None = None,
+    progress: bool = False,
+    on_epoch_end: Callable[[int, TrainingHistory], None] | None = None,
+) -> TrainingHistory:
+    """Train ``module`` on ``x`` (already on the module's device) with Adam.
+
+    Each epoch shuffles the rows by index with ``generator`` and walks through them in batches of
+    ``batch_size`` (the last batch may be smaller). The KL weight rises linearly from 0 to ``beta``
+    over ``kl_warmup_epochs`` (0: ``beta`` from the start, the method's choice).
+
+    With ``x_val`` the validation loss (latent means, no sampling noise) is computed after every
+    epoch, and the weights of the epoch with the lowest validation loss are restored at the end;
+    with ``early_stopping_patience`` training stops once it has not improved for that many epochs.
+
+    Raises
+    ------
+    TrainingDivergedError
+        If an epoch's loss is not finite. The module is left with the weights of the last epoch
+        whose loss was finite.
+    """
+    n = x.shape[0]
+    if n == 0:
+        raise ValueError("cannot train on an empty matrix (0 samples)")
+    device = x.device
+    fused = device.type in ("cuda", "cpu")
+    try:
+        opt = torch.optim.Adam(module.parameters(), lr=learning_rate, fused=fused)
+    except (RuntimeError, TypeError):  # pragma: no cover - older or exotic back ends
+        opt = torch.optim.Adam(module.parameters(), lr=learning_rate)
+    history = TrainingHistory()
+    good = _snapshot(module, None)
+    best_state: list[torch.Tensor] | None = None
+    best_val = math.inf
+    since_best = 0
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=epochs, desc="training VAE", unit="epoch", leave=False)
+    use_autocast = autocast_dtype is not None
+    module.train()
+    try:
+        for epoch in range(epochs):
+            t0 = time.perf_counter()
+            b = beta if kl_warmup_epochs <= 0 else beta * min(1.0, (epoch + 1) / kl_warmup_epochs)
+            perm = torch.randperm(n, generator=generator, device=device)
+            sums = torch.zeros(3, device=device)
+            for start in range(0, n, batch_size):
+                idx = perm[start : start + batch_size]
+                xb = x.index_select(0, idx)
+                with torch.autocast(device.type, dtype=autocast_dtype, enabled=use_autocast):
+                    out = module(xb, generator=generator, beta=b)
+                opt.zero_grad(set_to_none=True)
+                out.loss.backward()
+                opt.step()
+                w = xb.shape[0]
+                sums += torch.stack([out.loss.detach(), out.reconstruction.detach(), out.kl.detach()]) * w
+            loss, rec, kl = (sums / n).tolist()
+            if not math.isfinite(loss):
+                _restore(module, good)
+                raise TrainingDivergedError(
+                    f"the VAE loss became {loss} in epoch {epoch + 1}; training stopped and the "
+                    f"weights of epoch {epoch} (the last with a finite loss) were kept. Lower the "
+                    "learning rate, check the input scaling, or use precision='float32'."
+                )
+            _snapshot(module, good)
+            history.loss.append(loss)
+            history.reconstruction.append(rec)
+            history.kl.append(kl)
+            history.beta.append(b)
+            if x_val is not None and x_val.shape[0] > 0:
+                module.eval()
+                with torch.inference_mode():
+                    inf = module.inference(x_val, sample=False)
+                    val = float(module.loss(x_val, inf, module.generative(inf["z"]), beta=b).loss)
+                module.train()
+                history.val_loss.append(val)
+                if val < best_val - 1e-9:
+                    best_val, since_best = val, 0
+                    history.best_epoch = epoch + 1
+                    best_state = _snapshot(module, best_state)
+                else:
+                    since_best += 1
+            history.seconds.append(time.perf_counter() - t0)
+            if bar is not None:
+                post = {"loss": f"{loss:.2f}", "kl": f"{kl:.2f}"}
+                if history.val_loss:
+                    post["val"] = f"{history.val_loss[-1]:.2f}"
+                bar.set_postfix(post, refresh=False)
+                bar.update(1)
+            if on_epoch_end is not None:
+                on_epoch_end(epoch, history)
+            if early_stopping_patience is not None and since_best >= early_stopping_patience:
+                history.stopped_early = True
+                break
+    finally:
+        if bar is not None:
+            bar.close()
+        module.eval()
+    if best_state is not None:
+        _restore(module, best_state)
+    return history
