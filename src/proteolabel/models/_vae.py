@@ -13,7 +13,7 @@ import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, check_non_negative, validate_data
 
 from proteolabel._utils import seed_from_random_state
 from proteolabel.nn import TrainingHistory, VAEModule, train_vae
@@ -38,6 +38,8 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
 def check_unit_interval(X: np.ndarray, what: str = "X") -> None:
     """Raise a clear error unless every value of ``X`` is finite and within [0, 1]."""
+    if np.isfinite(X).all() and X.size and X.min() < 0:
+        check_non_negative(X, f"VAEEmbedder ({what} must lie within [0, 1])")
     if not np.all(np.isfinite(X)):
         bad = np.argwhere(~np.isfinite(X))[0]
         raise ValueError(

@@ -14,6 +14,28 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 _MAX_LISTED = 50
 
 
+def _refuse_infinite(X) -> None:
+    """Raise an error naming the protein and sample of the first infinite intensity."""
+    import pandas as pd
+
+    if isinstance(X, pd.DataFrame):
+        num = X.select_dtypes("number")
+        bad = np.isinf(num.to_numpy(dtype=float))
+        if bad.any():
+            r, c = np.argwhere(bad)[0]
+            raise ValueError(
+                f"intensity of protein {num.columns[c]!r} in sample {num.index[r]!r} is infinite; "
+                "intensities must be finite (or missing)"
+            )
+        return
+    arr = np.asarray(X)
+    if arr.dtype.kind == "f" and np.isinf(arr).any():
+        r, c = np.argwhere(np.isinf(arr))[0]
+        raise ValueError(
+            f"intensity in row {r}, column {c} is infinite; intensities must be finite (or missing)"
+        )
+
+
 class Preprocessor(TransformerMixin, BaseEstimator):
     """Turn linear intensities (NaN = missing) into the VAE's [0, 1] input, as the method does.
 
@@ -138,13 +160,8 @@ class Preprocessor(TransformerMixin, BaseEstimator):
 
     def _fit(self, X) -> np.ndarray:
         self._validate_params()
+        _refuse_infinite(X)
         X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan")
-        if np.isinf(X).any():
-            r, c = np.argwhere(np.isinf(X))[0]
-            raise ValueError(
-                f"input holds an infinite intensity (sample row {r}, protein "
-                f"{self._names(X.shape[1])[c]!r}); intensities must be finite or missing"
-            )
         n, p = X.shape
         names = self._names(p)
         V, observed = self._to_log(X)
@@ -281,17 +298,22 @@ class Preprocessor(TransformerMixin, BaseEstimator):
 
     def transform(self, X) -> np.ndarray:
         """Apply the learned selection and scaling to new intensities."""
+        return self.transform_with_report(X)[0]
+
+    def transform_with_report(self, X) -> tuple[np.ndarray, dict[str, int]]:
+        """Like :meth:`transform`, also returning counts of zeroed, filled and clipped values."""
         check_is_fitted(self, "selected_")
+        _refuse_infinite(X)
         X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False)
         V, observed = self._to_log(X[:, self.selected_])
         Z, n_low, n_fill, n_clip = self._scale(V, observed)
-        self.transform_report_ = {
+        report = {
             "n_samples": int(X.shape[0]),
             "n_set_to_zero": n_low,
             "n_filled": n_fill,
             "n_clipped": n_clip,
         }
-        return Z
+        return Z, report
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """Names of the kept proteins, in output order."""
@@ -305,3 +327,31 @@ class Preprocessor(TransformerMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True
         return tags
+
+    # -- persistence (plain JSON: no pickles) -----------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """The parameters and everything learned in ``fit``, as JSON-serialisable values."""
+        check_is_fitted(self, "selected_")
+        return {
+            "params": self.get_params(),
+            "n_features_in": int(self.n_features_in_),
+            "feature_names_in": [str(s) for s in self._names(self.n_features_in_)],
+            "selected": [int(i) for i in self.selected_],
+            "scale_max": [float(v) for v in self.scale_max_],
+            "scale_min": [float(v) for v in self.scale_min_],
+            "report": self.report_,
+        }
+
+    @classmethod
+    def from_dict(cls, state: dict[str, Any]) -> Preprocessor:
+        """Rebuild a fitted preprocessor from :meth:`to_dict`'s output."""
+        est = cls(**state["params"])
+        est.n_features_in_ = int(state["n_features_in"])
+        est.feature_names_in_ = np.asarray(state["feature_names_in"], dtype=object)
+        est.selected_ = np.asarray(state["selected"], dtype=np.intp)
+        est.keep_ = np.zeros(est.n_features_in_, dtype=bool)
+        est.keep_[est.selected_] = True
+        est.scale_max_ = np.asarray(state["scale_max"], dtype=np.float64)
+        est.scale_min_ = np.asarray(state["scale_min"], dtype=np.float64)
+        est.report_ = state.get("report", {})
+        return est

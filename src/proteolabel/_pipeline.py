@@ -1,0 +1,382 @@
+"""The whole job: read -> preprocess -> embed -> tune eps -> cluster -> write outputs."""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+
+from proteolabel import _constants as K
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunConfig:
+    """Every parameter of one run (written to ``run.json``)."""
+
+    input: str
+    labels: str | None = None
+    out: str = "proteolabel_out"
+    format: str = "infer"
+    quantity: str | None = None
+    samples_in: str = "auto"
+    label_column: str | None = None
+    sample_column: str | None = None
+    tune_fraction: float = 1.0
+    min_samples: int = 10
+    n_eps: int = 100
+    top_n: int | None = 1296
+    scale: str = "max"
+    low_value_threshold: float = 0.05
+    min_observations: int = 1
+    epochs: int = 500
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    beta: float = 1.0
+    kl_warmup_epochs: int = 0
+    n_latent: int = 2
+    device: str = "auto"
+    precision: str = "float32"
+    seed: int = 0
+    progress: bool = True
+    reader_options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunResult:
+    """What :func:`run` returns: the annotated AnnData, the fitted parts and the run record."""
+
+    adata: ad.AnnData
+    embedder: Any
+    search: Any
+    preprocessor: Any
+    info: dict[str, Any]
+    out: Path | None
+
+
+def attach_labels(
+    adata: ad.AnnData,
+    labels: str | Path | pd.Series | None,
+    *,
+    label_column: str | None = None,
+    sample_column: str | None = None,
+) -> str | None:
+    """Put known labels into ``obs["label"]`` from a label file, a Series or an obs column.
+
+    Returns a short description of where the labels came from (``None`` if there are none).
+    """
+    from proteolabel.io import read_labels
+
+    if labels is None:
+        if label_column is None:
+            return None
+        if label_column not in adata.obs:
+            ann = [c for c in adata.obs.columns if c not in (K.OBS_EXCLUDED, K.OBS_EXCLUDED_REASON)]
+            raise ValueError(
+                f"label column {label_column!r} is not an annotation column of the input; it has: "
+                f"{ann or 'none'}. Give a label file with --labels, or one of those columns."
+            )
+        series = adata.obs[label_column]
+        source = f"input column {label_column!r}"
+    elif isinstance(labels, pd.Series):
+        series = labels
+        source = "labels given as a Series"
+    else:
+        series = read_labels(
+            labels, sample_column=sample_column, label_column=label_column,
+            samples=list(adata.obs_names),
+        )
+        source = f"label file {str(labels)!r}" + (f", column {label_column!r}" if label_column else "")
+    series = series.reindex(adata.obs_names)
+    values = series.astype(object).where(series.notna(), None)
+    values = values.map(lambda v: None if v is None or str(v).strip() == "" else str(v))
+    if K.OBS_LABEL in adata.obs and label_column != K.OBS_LABEL:
+        adata.obs[K.OBS_LABEL + "_input"] = adata.obs[K.OBS_LABEL]
+    adata.obs[K.OBS_LABEL] = pd.Categorical(values)
+    return source
+
+
+def _versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version()}
+    for pkg in ("proteolabel", "numpy", "pandas", "scikit-learn", "scipy", "torch", "anndata"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:  # pragma: no cover
+            out[pkg] = "not installed"
+    return out
+
+
+def run(config: RunConfig | None = None, adata: ad.AnnData | None = None, **kwargs: Any) -> RunResult:
+    """Run the whole job on one input and (if ``config.out`` is set) write every output.
+
+    Parameters
+    ----------
+    config
+        The run's parameters; or give them as keyword arguments (``input=...``, ``labels=...``).
+    adata
+        An already-read AnnData (linear intensities) to use instead of reading ``config.input``.
+
+    Returns
+    -------
+    RunResult
+    """
+    from proteolabel import pp, tl
+    from proteolabel.io import read
+
+    cfg = config if config is not None else RunConfig(**kwargs)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    if adata is None:
+        log.info("reading %s", cfg.input)
+        adata = read(cfg.input, format=cfg.format, quantity=cfg.quantity,
+                     samples_in=cfg.samples_in, **cfg.reader_options)
+    timings["read"] = time.perf_counter() - t0
+    n_input = adata.n_obs
+    label_source = attach_labels(
+        adata, cfg.labels, label_column=cfg.label_column, sample_column=cfg.sample_column
+    )
+
+    t = time.perf_counter()
+    adp = pp.preprocess(
+        adata, top_n=cfg.top_n, scale=cfg.scale, low_value_threshold=cfg.low_value_threshold,
+        min_observations=cfg.min_observations,
+    )
+    timings["preprocess"] = time.perf_counter() - t
+    n_used = int((~adp.obs[K.OBS_EXCLUDED].to_numpy(bool)).sum())
+    if n_used < 2:
+        raise ValueError(
+            f"only {n_used} sample(s) have observed values after preprocessing; the VAE needs at "
+            "least 2"
+        )
+
+    t = time.perf_counter()
+    embedder = tl.embed(
+        adp, random_state=cfg.seed, verbose=cfg.progress, epochs=cfg.epochs,
+        batch_size=cfg.batch_size, learning_rate=cfg.learning_rate, beta=cfg.beta,
+        kl_warmup_epochs=cfg.kl_warmup_epochs, n_latent=cfg.n_latent, device=cfg.device,
+        precision=cfg.precision,
+    )
+    timings["embed"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    has_labels = K.OBS_LABEL in adp.obs and adp.obs[K.OBS_LABEL].notna().any()
+    if has_labels:
+        tl.select_tune(adp, fraction=cfg.tune_fraction, rng=cfg.seed)
+    else:
+        adp.obs[K.OBS_TUNE] = False
+    search = tl.tune_eps(adp, min_samples=cfg.min_samples, n_eps=cfg.n_eps)
+    timings["cluster"] = time.perf_counter() - t
+
+    tune_mask = adp.obs[K.OBS_TUNE].to_numpy(bool)
+    labelled = (adp.obs[K.OBS_LABEL].notna().to_numpy() if has_labels
+                else np.zeros(adp.n_obs, bool))
+    metrics = {
+        "tune": tl.score(adp, tune_mask) if has_labels else None,
+        "heldout": tl.score(adp, labelled & ~tune_mask) if has_labels else None,
+        "all_labelled": tl.score(adp, labelled) if has_labels else None,
+    }
+    if has_labels and not (labelled & ~tune_mask).any():
+        metrics["heldout_note"] = (
+            "every labelled sample was used for tuning, so no held-out score exists; "
+            "use --tune-fraction < 1 to keep some labelled samples for an honest check"
+        )
+    clusters = adp.obs[K.OBS_CLUSTER].to_numpy()
+    info: dict[str, Any] = {
+        "config": asdict(cfg),
+        "seed": cfg.seed,
+        "versions": _versions(),
+        "label_source": label_source,
+        "counts": {
+            "samples_in_input": int(n_input),
+            "samples_used": n_used,
+            "samples_excluded": int(adp.obs[K.OBS_EXCLUDED].sum()),
+            "proteins_in_input": int(adata.n_vars),
+            "proteins_used": int(adp.n_vars),
+            "labelled_samples": int(labelled.sum()),
+            "tune_samples": int(tune_mask.sum()),
+            "heldout_samples": int((labelled & ~tune_mask).sum()),
+            "clusters": int(len(set(clusters[clusters >= 0]))),
+            "noise_samples": int(adp.obs[K.OBS_NOISE].sum()),
+        },
+        "dropped": {
+            "read": dict(adata.uns.get(K.UNS_READ, {}).get("dropped", {})),
+            "preprocess": dict(adp.uns[K.UNS_PREPROCESS]["dropped"]),
+        },
+        "read": adata.uns.get(K.UNS_READ, {}),
+        "preprocess": adp.uns[K.UNS_PREPROCESS],
+        "vae": {k: v for k, v in adp.uns[K.UNS_VAE].items() if k != "history"},
+        "eps": float(search.eps_),
+        "min_samples": int(cfg.min_samples),
+        "eps_supervised": bool(adp.uns[K.UNS_EPS_SEARCH]["supervised"]),
+        "metrics": metrics,
+        "timings_s": timings,
+    }
+    from proteolabel.pp import preprocessor_from_adata
+
+    pre = preprocessor_from_adata(adp)
+    result = RunResult(adp, embedder, search, pre, info, None)
+    if cfg.out:
+        t = time.perf_counter()
+        result.out = write_outputs(result, Path(cfg.out))
+        info["timings_s"]["write"] = time.perf_counter() - t
+        info["timings_s"]["total"] = time.perf_counter() - t0
+        (result.out / "run.json").write_text(json.dumps(_jsonable(info), indent=2))
+    else:
+        info["timings_s"]["total"] = time.perf_counter() - t0
+    return result
+
+
+def _jsonable(o: Any) -> Any:
+    if isinstance(o, Mapping):
+        return {str(k): _jsonable(v) for k, v in o.items()}
+    if isinstance(o, list | tuple):
+        return [_jsonable(v) for v in o]
+    if isinstance(o, np.ndarray):
+        return [_jsonable(v) for v in o.tolist()]
+    if isinstance(o, np.generic):
+        return _jsonable(o.item())
+    if isinstance(o, float) and not np.isfinite(o):
+        return None
+    if isinstance(o, Path):
+        return str(o)
+    return o
+
+
+def _h5ad_safe(o: Any) -> Any:
+    """Make ``uns`` content writable to h5ad (no None, no nested lists of mixed types)."""
+    if isinstance(o, Mapping):
+        return {str(k): _h5ad_safe(v) for k, v in o.items()}
+    if o is None:
+        return "None"
+    if isinstance(o, list | tuple):
+        if all(isinstance(v, int | float | np.number) and not isinstance(v, bool) for v in o) and o:
+            return np.asarray(o)
+        if all(isinstance(v, str) for v in o) and o:
+            return np.asarray(o, dtype=object)
+        if not o:
+            return np.asarray([], dtype=float)
+        return {str(i): _h5ad_safe(v) for i, v in enumerate(o)}
+    return o
+
+
+def labels_table(adata: ad.AnnData) -> pd.DataFrame:
+    """One row per input sample: sample, cluster, is_noise, is_tune, label, excluded, reason."""
+    obs = adata.obs
+    df = pd.DataFrame({
+        "sample": adata.obs_names.astype(str),
+        "cluster": obs[K.OBS_CLUSTER].astype(int).to_numpy(),
+        "is_noise": obs[K.OBS_NOISE].astype(bool).to_numpy(),
+        "is_tune": obs[K.OBS_TUNE].astype(bool).to_numpy(),
+        "label": (obs[K.OBS_LABEL].astype(object).to_numpy() if K.OBS_LABEL in obs
+                  else np.full(adata.n_obs, None)),
+        "excluded": obs[K.OBS_EXCLUDED].astype(bool).to_numpy(),
+        "excluded_reason": obs[K.OBS_EXCLUDED_REASON].astype(str).replace("nan", "").to_numpy(),
+    })
+    return df
+
+
+def write_outputs(result: RunResult, out: Path) -> Path:
+    """Write labels.csv, latent.csv, eps_sweep.csv, result.h5ad, figures and the model."""
+    adata = result.adata
+    out.mkdir(parents=True, exist_ok=True)
+    labels_table(adata).to_csv(out / "labels.csv", index=False)
+    Z = np.asarray(adata.obsm[K.OBSM_LATENT])
+    lat = pd.DataFrame(Z, columns=[f"latent_{i + 1}" for i in range(Z.shape[1])])
+    lat.insert(0, "sample", adata.obs_names.astype(str))
+    lat.to_csv(out / "latent.csv", index=False)
+    sweep = pd.DataFrame({k: np.asarray(v) for k, v in adata.uns[K.UNS_EPS_SEARCH]["sweep"].items()})
+    sweep.to_csv(out / "eps_sweep.csv", index=False)
+    pd.DataFrame({k: np.asarray(v) for k, v in adata.uns[K.UNS_VAE]["history"].items()}).to_csv(
+        out / "training_history.csv", index=False
+    )
+    write_h5ad(adata, out / "result.h5ad")
+    save_model(result, out / "model")
+    write_figures(adata, out)
+    return out
+
+
+def write_h5ad(adata: ad.AnnData, path: Path) -> None:
+    """Write ``adata`` with its ``obs``/``uns`` made h5ad-safe (strings, categoricals, arrays)."""
+    a = adata.copy()
+    for c in a.obs.columns:
+        if a.obs[c].dtype == object:
+            a.obs[c] = pd.Categorical(a.obs[c].map(lambda v: None if pd.isna(v) else str(v)))
+    for c in a.var.columns:
+        if a.var[c].dtype == object:
+            a.var[c] = a.var[c].astype(str)
+    a.uns = _h5ad_safe(dict(a.uns))
+    a.write_h5ad(path)
+
+
+def save_model(result: RunResult, directory: Path) -> Path:
+    """Save what is needed to place new samples: preprocessing, VAE, eps search (JSON + tensors)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "preprocessor.json").write_text(json.dumps(_jsonable(result.preprocessor.to_dict())))
+    result.embedder.save(directory)
+    adata = result.adata
+    keep = ~adata.obs[K.OBS_EXCLUDED].to_numpy(bool)
+    Z = np.asarray(adata.obsm[K.OBSM_LATENT])[keep]
+    core = np.asarray(result.search.core_sample_indices_)
+    clusters = adata.obs[K.OBS_CLUSTER].to_numpy()[keep]
+    mapping: dict[str, str] = {}
+    if K.OBS_LABEL in adata.obs:
+        lab = adata.obs[K.OBS_LABEL].astype(object).to_numpy()[keep]
+        for c in sorted(set(clusters[clusters >= 0])):
+            m = (clusters == c) & pd.notna(lab)
+            if m.any():
+                vals, cnt = np.unique(lab[m].astype(str), return_counts=True)
+                mapping[str(c)] = str(vals[np.argmax(cnt)])
+    state = {
+        "eps": float(result.search.eps_),
+        "min_samples": int(result.search.min_samples),
+        "core_points": Z[core].tolist(),
+        "core_clusters": clusters[core].astype(int).tolist(),
+        "cluster_to_label": mapping,
+        "versions": _versions(),
+    }
+    (directory / "clusters.json").write_text(json.dumps(_jsonable(state)))
+    return directory
+
+
+def write_figures(adata: ad.AnnData, out: Path) -> list[Path]:
+    """Write latent.png, eps_sweep.png and training_loss.png."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from proteolabel import pl
+
+    paths = []
+    has_labels = K.OBS_LABEL in adata.obs and adata.obs[K.OBS_LABEL].notna().any()
+    ncols = 2 if has_labels else 1
+    fig, axes = plt.subplots(1, ncols, figsize=(6.2 * ncols, 5.2), layout="constrained",
+                             squeeze=False)
+    eps = adata.uns[K.UNS_EPS_SEARCH]["eps"]
+    pl.latent(adata, K.OBS_CLUSTER, ax=axes[0, 0],
+              title=f"DBSCAN clusters (eps={eps:.3g}, min_samples="
+                    f"{adata.uns[K.UNS_EPS_SEARCH]['min_samples']})")
+    if has_labels:
+        pl.latent(adata, K.OBS_LABEL, ax=axes[0, 1], title="known labels (ringed: tune samples)")
+    paths.append(out / "latent.png")
+    fig.savefig(paths[-1], dpi=130)
+    plt.close(fig)
+    for name, fn in (("eps_sweep.png", pl.eps_search), ("training_loss.png", pl.training_loss)):
+        fig, ax = plt.subplots(figsize=(7, 4.6), layout="constrained")
+        fn(adata, ax=ax)
+        paths.append(out / name)
+        fig.savefig(paths[-1], dpi=130)
+        plt.close(fig)
+    return paths

@@ -1,0 +1,201 @@
+"""Tools on AnnData (scanpy-style): embed, choose tune samples, tune eps and cluster."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+
+from proteolabel import _constants as K
+from proteolabel._utils import as_generator
+
+log = logging.getLogger(__name__)
+
+
+def _included(adata: ad.AnnData) -> np.ndarray:
+    if K.OBS_EXCLUDED in adata.obs:
+        return ~adata.obs[K.OBS_EXCLUDED].to_numpy(bool)
+    return np.ones(adata.n_obs, dtype=bool)
+
+
+def embed(
+    adata: ad.AnnData,
+    *,
+    key_added: str = K.OBSM_LATENT,
+    random_state: int | None = 0,
+    verbose: bool = False,
+    **vae_params: Any,
+):
+    """Train the VAE on ``adata.X`` and store the latent means.
+
+    Samples flagged ``obs["excluded"]`` are left out of training and get NaN coordinates.
+
+    Parameters
+    ----------
+    adata
+        Preprocessed AnnData (``X`` finite, within [0, 1]); see :func:`proteolabel.pp.preprocess`.
+    key_added
+        Key in ``obsm`` for the latent coordinates.
+    random_state
+        Seed of the VAE.
+    verbose
+        Show a progress bar.
+    **vae_params
+        Other parameters of :class:`proteolabel.models.VAEEmbedder` (``epochs``, ``batch_size``,
+        ``beta``, ``device``, ...).
+
+    Returns
+    -------
+    The fitted :class:`~proteolabel.models.VAEEmbedder`. Writes ``obsm[key_added]`` (n_obs x
+    n_latent) and ``uns["vae"]`` (parameters, device, epochs run, final losses, per-epoch history).
+    """
+    from proteolabel.models import VAEEmbedder
+
+    keep = _included(adata)
+    X = np.asarray(adata.X, dtype=np.float32)
+    est = VAEEmbedder(random_state=random_state, verbose=verbose, **vae_params)
+    est.fit(X[keep])
+    Z = np.full((adata.n_obs, est.n_latent), np.nan)
+    Z[keep] = est.transform(X[keep])
+    adata.obsm[key_added] = Z
+    hist = est.history_
+    params = {k: (list(v) if isinstance(v, tuple) else v) for k, v in est.get_params().items()}
+    params = {k: ("none" if v is None else v) for k, v in params.items()}
+    params["device"] = str(params["device"])
+    adata.uns[K.UNS_VAE] = {
+        "params": params,
+        "seed": int(est.seed_),
+        "device": est.device_,
+        "n_epochs": int(est.n_epochs_),
+        "final_loss": float(hist["loss"].iloc[-1]),
+        "final_reconstruction": float(hist["reconstruction"].iloc[-1]),
+        "final_kl": float(hist["kl"].iloc[-1]),
+        "history": {c: hist[c].to_numpy() for c in hist.columns},
+    }
+    return est
+
+
+def select_tune(
+    adata: ad.AnnData,
+    *,
+    label_key: str = K.OBS_LABEL,
+    fraction: float = 1.0,
+    rng: int | np.random.Generator | None = 0,
+    key_added: str = K.OBS_TUNE,
+) -> np.ndarray:
+    """Mark a stratified random ``fraction`` of the labelled samples as tune samples.
+
+    Each label keeps ``round(fraction * n)`` of its ``n`` samples, at least one; excluded
+    samples are never chosen. The other labelled samples are held out to measure the result.
+
+    Returns
+    -------
+    The boolean mask, also written to ``obs[key_added]``.
+    """
+    if not 0 < fraction <= 1:
+        raise ValueError(f"tune fraction must be in (0, 1], got {fraction}")
+    gen = as_generator(rng)
+    labels = adata.obs[label_key] if label_key in adata.obs else pd.Series(index=adata.obs_names)
+    has = labels.notna().to_numpy() & (labels.astype(str).str.strip() != "").to_numpy()
+    has &= _included(adata)
+    tune = np.zeros(adata.n_obs, dtype=bool)
+    values = labels.astype(str).to_numpy()
+    for cls in sorted(set(values[has])):
+        idx = np.flatnonzero(has & (values == cls))
+        k = max(1, int(round(fraction * idx.size)))
+        tune[np.sort(gen.choice(idx, size=k, replace=False))] = True
+    adata.obs[key_added] = tune
+    return tune
+
+
+def tune_eps(
+    adata: ad.AnnData,
+    *,
+    label_key: str = K.OBS_LABEL,
+    tune_key: str = K.OBS_TUNE,
+    use_rep: str = K.OBSM_LATENT,
+    min_samples: int = 10,
+    n_eps: int = 100,
+    key_added: str = K.OBS_CLUSTER,
+):
+    """Choose DBSCAN's eps by maximum V-measure on the tune samples and cluster all samples.
+
+    Parameters
+    ----------
+    adata
+        AnnData with a latent in ``obsm[use_rep]``; labels in ``obs[label_key]`` and the tune
+        mask in ``obs[tune_key]`` (see :func:`select_tune`). Without tune samples, eps is chosen
+        by the unsupervised rule of :class:`proteolabel.cluster.EpsSearch` (with a warning).
+    min_samples
+        DBSCAN's min_samples (the method: 10; counts the point itself).
+    n_eps
+        Number of eps values in the sweep.
+
+    Returns
+    -------
+    The fitted :class:`proteolabel.cluster.EpsSearch`. Writes ``obs[key_added]`` (int, -1 =
+    noise or excluded), ``obs["is_noise"]`` and ``uns["eps_search"]`` (chosen eps, min_samples,
+    the sweep table as columns, and the scores at the chosen eps).
+    """
+    from proteolabel.cluster import EpsSearch
+
+    keep = _included(adata)
+    Z = np.asarray(adata.obsm[use_rep])[keep]
+    y = None
+    if tune_key in adata.obs and label_key in adata.obs and adata.obs[tune_key].any():
+        lab = adata.obs[label_key].astype(object).to_numpy()
+        tune = adata.obs[tune_key].to_numpy(bool)
+        y = np.where(tune & pd.notna(lab), lab, None)[keep]
+    search = EpsSearch(min_samples=min_samples, n_eps=n_eps)
+    search.fit(Z, y)
+    labels = np.full(adata.n_obs, -1, dtype=int)
+    labels[keep] = search.labels_
+    adata.obs[key_added] = labels
+    noise = np.zeros(adata.n_obs, dtype=bool)
+    noise[keep] = search.labels_ == -1
+    adata.obs[K.OBS_NOISE] = noise
+    sweep = search.sweep_
+    adata.uns[K.UNS_EPS_SEARCH] = {
+        "eps": float(search.eps_),
+        "min_samples": int(min_samples),
+        "n_eps": int(n_eps),
+        "supervised": y is not None,
+        "sweep": {c: sweep[c].to_numpy() for c in sweep.columns},
+        "scores": {k: _plain(v) for k, v in getattr(search, "scores_", {}).items()},
+    }
+    return search
+
+
+def score(
+    adata: ad.AnnData,
+    mask: np.ndarray,
+    *,
+    label_key: str = K.OBS_LABEL,
+    cluster_key: str = K.OBS_CLUSTER,
+) -> dict[str, Any]:
+    """Homogeneity, completeness, V-measure and ARI of the clusters against known labels.
+
+    Only samples in ``mask`` that carry a label are scored; noise (-1) is scored as the
+    :func:`proteolabel.cluster.score_partition` documents.
+    """
+    from proteolabel.cluster import score_partition
+
+    lab = adata.obs[label_key] if label_key in adata.obs else pd.Series(index=adata.obs_names)
+    has = mask & lab.notna().to_numpy() & _included(adata)
+    if has.sum() == 0:
+        return {"n_samples": 0, "defined": False}
+    y = lab.astype(str).to_numpy()[has]
+    c = adata.obs[cluster_key].to_numpy()[has]
+    res = {k: _plain(v) for k, v in score_partition(y, c).items()}
+    res["n_samples"] = int(has.sum())
+    res["n_classes"] = len(set(y))
+    return res
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
