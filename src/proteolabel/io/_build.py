@@ -1,0 +1,371 @@
+"""Shared steps after a table is parsed: filters, long-to-wide aggregation, the AnnData."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+
+from proteolabel._constants import LAYER_N_VALUES, UNS_READ
+from proteolabel.io._values import ReadContext, missing_summary
+
+#: A protein group with a member starting with one of these is a decoy (MaxQuant ``REV__``,
+#: FragPipe/Philosopher ``rev_``, OpenSWATH/Skyline ``DECOY_``). Matched case-sensitively.
+DECOY_PREFIXES: tuple[str, ...] = ("REV__", "rev_", "DECOY_", "decoy_")
+#: A protein group with a member starting with one of these is a contaminant (MaxQuant
+#: ``CON__``, FragPipe/Philosopher ``contam_``).
+CONTAMINANT_PREFIXES: tuple[str, ...] = ("CON__", "contam_")
+
+#: Reasons a feature can be removed, in the order they are attributed (one reason each).
+FEATURE_FILTERS: tuple[str, ...] = ("decoy", "contaminant", "only_identified_by_site")
+
+_FLAG_TRUE = frozenset({"+", "true", "t", "yes", "y", "1", "1.0", "x"})
+
+
+def flag_mask(values: pd.Series) -> np.ndarray:
+    """Return True where a flag column is set (``+``, ``True``, ``1``, ``yes``...)."""
+    if pd.api.types.is_bool_dtype(values.dtype):
+        return values.fillna(False).to_numpy(dtype=bool)
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        return values.fillna(0).to_numpy() != 0
+    return values.astype(str).str.strip().str.lower().isin(_FLAG_TRUE).to_numpy()
+
+
+def member_mask(keys: Sequence[str], prefixes: Sequence[str]) -> np.ndarray:
+    """Return True for protein groups with any ``;``-separated member starting with a prefix.
+
+    FASTA-style members (``sp|REV__P1|...``) are checked after their database tag too.
+    """
+    prefixes = tuple(prefixes)
+    out = np.zeros(len(keys), dtype=bool)
+    for i, key in enumerate(keys):
+        for member in str(key).split(";"):
+            member = member.strip()
+            if member.startswith(prefixes):
+                out[i] = True
+                break
+            if "|" in member and member.split("|", 2)[1].startswith(prefixes):
+                out[i] = True
+                break
+    return out
+
+
+def feature_reasons(
+    keys: Sequence[str],
+    flags: Mapping[str, np.ndarray | None] | None = None,
+    *,
+    use_prefixes: bool = True,
+) -> dict[str, np.ndarray]:
+    """Combine flag columns and id prefixes into one boolean mask per reason."""
+    n = len(keys)
+    flags = dict(flags or {})
+    out: dict[str, np.ndarray] = {}
+    for reason in FEATURE_FILTERS:
+        mask = flags.get(reason)
+        out[reason] = np.zeros(n, dtype=bool) if mask is None else np.asarray(mask, bool).copy()
+    if use_prefixes:
+        out["decoy"] |= member_mask(keys, DECOY_PREFIXES)
+        out["contaminant"] |= member_mask(keys, CONTAMINANT_PREFIXES)
+    return out
+
+
+class LongAccumulator:
+    """Aggregate (sample, protein, value) rows into a samples x proteins matrix in batches.
+
+    ``mode="sum"`` sums the values present in each cell (an all-missing cell stays missing,
+    like ``sum(min_count=1)``); ``mode="max"`` keeps the largest value present, for a
+    protein-level quantity repeated on every precursor row (DIA-NN ``PG.MaxLFQ``). Both count
+    the values present per cell. Memory grows with the number of cells, not of rows.
+    """
+
+    def __init__(self, mode: str = "sum") -> None:
+        if mode not in ("sum", "max"):
+            raise ValueError(f"mode must be 'sum' or 'max', not {mode!r}")
+        self.mode = mode
+        self.samples: dict[str, int] = {}
+        self.proteins: dict[str, int] = {}
+        self._parts: list[pd.DataFrame] = []
+        self._rows_in_parts = 0
+        self.n_rows = 0
+
+    @staticmethod
+    def _global(labels: Sequence[object], table: dict[str, int]) -> np.ndarray:
+        out = np.empty(len(labels), dtype=np.int64)
+        for i, label in enumerate(labels):
+            label = str(label)
+            code = table.get(label)
+            if code is None:
+                code = table[label] = len(table)
+            out[i] = code
+        return out
+
+    def add_codes(self, sample_labels, sample_codes, protein_labels, protein_codes, values):
+        """Add rows given as codes into small label arrays (as from ``pd.factorize``)."""
+        s = self._global(sample_labels, self.samples)[np.asarray(sample_codes)]
+        p = self._global(protein_labels, self.proteins)[np.asarray(protein_codes)]
+        values = np.asarray(values, dtype=np.float64)
+        key = s * (1 << 31) + p
+        frame = pd.DataFrame({"k": key, "v": values})
+        grouped = frame.groupby("k", sort=False)["v"]
+        part = pd.DataFrame({
+            "sum": grouped.sum(),
+            "count": grouped.count(),
+            "max": grouped.max(),
+            "min": grouped.min(),
+        })
+        self._parts.append(part)
+        self._rows_in_parts += len(part)
+        self.n_rows += len(values)
+        if len(self._parts) > 8 and self._rows_in_parts > 4 * max(1, len(part)):
+            self._consolidate()
+
+    def add(self, samples, proteins, values) -> None:
+        """Add rows given as label arrays."""
+        s_codes, s_labels = pd.factorize(np.asarray(samples, dtype=object))
+        p_codes, p_labels = pd.factorize(np.asarray(proteins, dtype=object))
+        self.add_codes(list(s_labels), s_codes, list(p_labels), p_codes, values)
+
+    def _consolidate(self) -> None:
+        if len(self._parts) <= 1:
+            return
+        both = pd.concat(self._parts)
+        g = both.groupby(level=0, sort=False)
+        merged = pd.DataFrame({
+            "sum": g["sum"].sum(), "count": g["count"].sum(),
+            "max": g["max"].max(), "min": g["min"].min(),
+        })
+        self._parts = [merged]
+        self._rows_in_parts = len(merged)
+
+    def result(self, ctx: ReadContext | None = None, quantity: str = "value"):
+        """Return ``(matrix, n_values, sample_names, protein_names)``."""
+        self._consolidate()
+        n_s, n_p = len(self.samples), len(self.proteins)
+        matrix = np.full((n_s, n_p), np.nan)
+        counts = np.zeros((n_s, n_p), dtype=np.int32)
+        if self._parts:
+            part = self._parts[0]
+            keys = part.index.to_numpy(dtype=np.int64)
+            s, p = keys >> 31, keys & ((1 << 31) - 1)
+            n = part["count"].to_numpy(dtype=np.int64)
+            vals = part["sum" if self.mode == "sum" else "max"].to_numpy(dtype=np.float64)
+            present = n > 0
+            matrix[s[present], p[present]] = vals[present]
+            counts[s, p] = n
+            if self.mode == "max" and ctx is not None:
+                hi, lo = part["max"].to_numpy(), part["min"].to_numpy()
+                differ = present & ~np.isclose(hi, lo, rtol=1e-6, atol=0)
+                if differ.any():
+                    ctx.note(
+                        f"{quantity} differed between rows of the same sample and protein in "
+                        f"{int(differ.sum())} cells; the largest value was kept"
+                    )
+        return matrix, counts, list(self.samples), list(self.proteins)
+
+
+def check_unique_samples(
+    names: Sequence[str], origins: Sequence[str] | None, ctx: ReadContext, what: str = "header"
+) -> None:
+    """Raise if two samples get the same name after normalisation."""
+    seen: dict[str, list[int]] = {}
+    for i, name in enumerate(names):
+        seen.setdefault(name, []).append(i)
+    dups = {k: v for k, v in seen.items() if len(v) > 1}
+    if not dups:
+        return
+    name, where = next(iter(dups.items()))
+    shown = [repr(origins[i]) if origins is not None else str(i + 1) for i in where]
+    raise ctx.error(
+        f"sample name {name!r} occurs {len(where)} times ({what}s {', '.join(shown)} at "
+        f"positions {', '.join(str(i + 1) for i in where)}). Sample names must be unique: "
+        "rename the duplicates in the file."
+    )
+
+
+def _clean_annotation(frame: pd.DataFrame) -> pd.DataFrame:
+    """Make annotation columns storable in .h5ad: numbers as float, the rest as text."""
+    out = pd.DataFrame(index=frame.index)
+    for col in frame.columns:
+        values = frame[col]
+        if pd.api.types.is_bool_dtype(values.dtype) or pd.api.types.is_numeric_dtype(values.dtype):
+            out[str(col)] = values
+            continue
+        text = values.astype(object)
+        blank = text.isna() | text.astype(str).str.strip().isin(["", "nan", "NaN", "NA"])
+        num = pd.to_numeric(text.where(~blank), errors="coerce")
+        if (num.notna() | blank).all() and num.notna().any():
+            out[str(col)] = num.astype(np.float64)
+        else:
+            cleaned = text.astype(str).str.strip().where(~blank, None)
+            out[str(col)] = pd.Series(cleaned, index=frame.index, dtype=object)
+    return out
+
+
+def build_anndata(
+    ctx: ReadContext,
+    matrix: np.ndarray,
+    samples: Sequence[str],
+    proteins: Sequence[str],
+    *,
+    obs: pd.DataFrame | None = None,
+    var: pd.DataFrame | None = None,
+    n_values: np.ndarray | None = None,
+    flags: Mapping[str, np.ndarray | None] | None = None,
+    keep: Sequence[str] = (),
+    use_prefixes: bool = True,
+    sample_origins: Sequence[str] | None = None,
+    what: str = "header",
+) -> ad.AnnData:
+    """Apply the common feature filters and return the AnnData every reader returns.
+
+    Parameters
+    ----------
+    ctx
+        The read record; becomes ``uns["read"]``.
+    matrix
+        Samples x proteins, float, NaN = missing (zeros already turned into NaN).
+    samples, proteins
+        Normalised sample names and protein keys.
+    obs, var
+        Sample and protein annotations (index ignored, row order as ``samples``/``proteins``).
+    n_values
+        Number of values summed into each cell (long readers).
+    flags
+        Boolean masks from flag columns, by reason (see :data:`FEATURE_FILTERS`).
+    keep
+        Reasons whose features are kept anyway (``"decoy"``, ``"contaminant"``,
+        ``"only_identified_by_site"``).
+    use_prefixes
+        Also detect decoys and contaminants from id prefixes (``REV__``, ``CON__``, ...).
+    sample_origins
+        The headers or run names the samples came from, for error messages.
+    what
+        What ``sample_origins`` are (``"header"``, ``"row"``), for error messages.
+
+    """
+    matrix = np.asarray(matrix, dtype=np.float64)
+    samples = [str(s) for s in samples]
+    proteins = [str(p) for p in proteins]
+    if matrix.shape != (len(samples), len(proteins)):
+        raise AssertionError(f"matrix {matrix.shape} vs {len(samples)}x{len(proteins)}")
+    check_unique_samples(samples, sample_origins, ctx, what)
+    empty_samples = [s for s in samples if not s]
+    if empty_samples:
+        raise ctx.error("a sample has an empty name; every sample column/run needs a name.")
+
+    keep_cols = np.ones(len(proteins), dtype=bool)
+    no_id = np.array([not p.strip() for p in proteins], dtype=bool)
+    if no_id.any():
+        ctx.drop("no_id", [], count=int(no_id.sum()))
+        ctx.note(f"{int(no_id.sum())} rows without a protein id were removed")
+        keep_cols &= ~no_id
+    reasons = feature_reasons(proteins, flags, use_prefixes=use_prefixes)
+    taken = no_id.copy()
+    for reason in FEATURE_FILTERS:
+        mask = reasons[reason] & ~taken
+        taken |= reasons[reason]
+        if not mask.any():
+            continue
+        ids = [p for p, m in zip(proteins, mask, strict=True) if m]
+        if reason in keep:
+            ctx.note(f"{len(ids)} {reason.replace('_', ' ')} protein groups kept on request")
+            continue
+        ctx.drop(reason, ids)
+        keep_cols &= ~mask
+    observed = ~np.isnan(matrix).all(axis=0)
+    empty = keep_cols & ~observed
+    if empty.any():
+        ctx.drop("no_values", [p for p, m in zip(proteins, empty, strict=True) if m])
+        keep_cols &= observed
+
+    kept = [p for p, k in zip(proteins, keep_cols, strict=True) if k]
+    seen: dict[str, int] = {}
+    for i, p in enumerate(kept):
+        if p in seen:
+            raise ctx.error(
+                f"protein key {p!r} occurs more than once (features {seen[p] + 1} and {i + 1} "
+                "after filtering). Each row must be one protein group; choose a unique id "
+                "column (id_column=...) or remove the duplicate rows."
+            )
+        seen[p] = i
+    X = np.ascontiguousarray(matrix[:, keep_cols])
+    obs_df = pd.DataFrame(index=pd.Index(samples, name=None))
+    if obs is not None and obs.shape[1]:
+        obs_df = _clean_annotation(obs.reset_index(drop=True)).set_index(obs_df.index)
+    var_df = pd.DataFrame(index=pd.Index(kept, name=None))
+    if var is not None and var.shape[1]:
+        var_df = _clean_annotation(var.reset_index(drop=True).loc[keep_cols].reset_index(drop=True))
+        var_df.index = pd.Index(kept)
+    adata = ad.AnnData(X=X, obs=obs_df, var=var_df)
+    if n_values is not None:
+        adata.layers[LAYER_N_VALUES] = np.ascontiguousarray(
+            np.asarray(n_values)[:, keep_cols], dtype=np.int32
+        )
+
+    no_value_samples = [s for s, row in zip(samples, np.isnan(X).all(axis=1), strict=True) if row]
+    if no_value_samples and X.shape[1]:
+        ctx.warn(
+            f"{len(no_value_samples)} samples have no value left for any protein: "
+            f"{no_value_samples[:10]}"
+        )
+    summary = missing_summary(ctx)
+    if summary:
+        ctx.messages.insert(0, summary)
+    adata.uns[UNS_READ] = read_record(ctx, adata)
+    return adata
+
+
+def read_record(ctx: ReadContext, adata: ad.AnnData) -> dict:
+    """Return the JSON-serialisable ``uns["read"]`` dictionary."""
+    n = adata.n_obs * adata.n_vars
+    missing = float(np.isnan(adata.X).sum() / n) if n else 0.0
+    record = {
+        "path": ctx.path,
+        "format": ctx.format,
+        "quantity": ctx.quantity or "",
+        "n_samples": int(adata.n_obs),
+        "n_proteins": int(adata.n_vars),
+        "missing_fraction": round(missing, 6),
+        "dropped": {k: int(v) for k, v in ctx.dropped.items()},
+        "dropped_proteins": {k: list(v) for k, v in ctx.dropped_proteins.items()},
+        "missing_tokens": {k: int(v) for k, v in sorted(ctx.token_counts.items()) if v},
+        "messages": list(ctx.messages),
+        "warnings": list(ctx.warnings),
+    }
+    for key, value in ctx.extra.items():
+        record[key] = value
+    json.dumps(record)  # fail here, not in the caller, if something is not serialisable
+    return record
+
+
+def sample_annotations(
+    frame: pd.DataFrame,
+    samples: pd.Series,
+    columns: Sequence[str],
+    ctx: ReadContext,
+    order: Sequence[str],
+) -> pd.DataFrame:
+    """Keep the annotation ``columns`` of a long table that are constant within each sample.
+
+    Returns a frame with one row per name in ``order``; a column that varies within a sample
+    is left out with a message.
+    """
+    out = pd.DataFrame(index=pd.Index(list(order)))
+    for col in dict.fromkeys(columns):
+        if col is None or col not in frame.columns:
+            continue
+        values = frame[col]
+        if not (pd.api.types.is_numeric_dtype(values.dtype)
+                or pd.api.types.is_bool_dtype(values.dtype)):
+            values = values.astype(str).str.strip().replace({"": None})
+        per = pd.DataFrame({"s": samples.to_numpy(), "v": values.to_numpy()})
+        n_unique = per.groupby("s", sort=False)["v"].nunique(dropna=True)
+        if (n_unique > 1).any():
+            ctx.note(f"column {col!r} varies within a sample, so it was not kept as annotation")
+            continue
+        first = per.dropna(subset=["v"]).drop_duplicates("s").set_index("s")["v"]
+        out[str(col)] = first.reindex(out.index).to_numpy()
+    return out

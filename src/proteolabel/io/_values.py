@@ -1,0 +1,344 @@
+"""Turn cells into numbers: missing tokens, decimal commas, zeros; and the per-read record."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from proteolabel._constants import MISSING_TOKENS
+
+#: How many dropped protein ids are kept per reason in ``uns["read"]["dropped_proteins"]``.
+MAX_LISTED_DROPPED = 50
+
+#: Key under which empty cells are counted in ``uns["read"]["missing_tokens"]``.
+BLANK_KEY = "blank"
+
+_DECIMAL_COMMA = re.compile(r"^[+-]?\d*,\d+(?:[eE][+-]?\d+)?$")
+
+
+def token_key(token: str) -> str:
+    """Return the key a missing token is counted under.
+
+    Tokens are matched case-insensitively and counted in lower case; the empty cell is counted
+    as ``"blank"``; ``/`` is written as ``_`` (``"#N/A"`` -> ``"#n_a"``) so that the record can
+    be stored in an ``.h5ad`` file, whose keys cannot hold ``/``.
+    """
+    token = token.strip().lower()
+    return BLANK_KEY if token == "" else token.replace("/", "_")
+
+
+@dataclass
+class ReadContext:
+    """Everything one call of ``read`` learns and records while loading a file.
+
+    Readers add to it; :func:`proteolabel.io._build.build_anndata` turns it into
+    ``adata.uns["read"]``.
+    """
+
+    path: str
+    format: str = ""
+    missing_tokens: tuple[str, ...] = MISSING_TOKENS
+    quantity: str | None = None
+    token_counts: Counter = field(default_factory=Counter)
+    zero_count: int = 0
+    dropped: Counter = field(default_factory=Counter)
+    dropped_proteins: dict[str, list[str]] = field(default_factory=dict)
+    messages: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    extra: dict[str, object] = field(default_factory=dict)
+    token_display: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._tokens = frozenset(t.strip().lower() for t in self.missing_tokens)
+
+    @property
+    def tokens(self) -> frozenset[str]:
+        """The configured missing tokens, stripped and lower-cased."""
+        return self._tokens
+
+    def note(self, message: str) -> None:
+        """Record a human-readable line in ``uns["read"]["messages"]``."""
+        self.messages.append(message)
+
+    def warn(self, message: str, stacklevel: int = 4) -> None:
+        """Issue a ``UserWarning`` and record it in ``uns["read"]["warnings"]``."""
+        self.warnings.append(message)
+        warnings.warn(f"{self.path}: {message}", UserWarning, stacklevel=stacklevel)
+
+    def drop(self, reason: str, ids: Iterable[object], count: int | None = None) -> None:
+        """Count dropped features (or rows, with ``count``) under ``reason``."""
+        ids = [str(i) for i in ids]
+        n = len(ids) if count is None else int(count)
+        if n == 0:
+            return
+        self.dropped[reason] += n
+        if ids:
+            listed = self.dropped_proteins.setdefault(reason, [])
+            listed.extend(ids[: max(0, MAX_LISTED_DROPPED - len(listed))])
+
+    def error(self, message: str) -> ValueError:
+        """Return a ``ValueError`` whose text starts with the file name."""
+        return ValueError(f"{self.path}: {message}")
+
+
+def _is_text_series(values: pd.Series) -> bool:
+    return values.dtype == object or pd.api.types.is_string_dtype(values.dtype)
+
+
+def parse_numeric(
+    values: pd.Series,
+    column: str,
+    ctx: ReadContext,
+    *,
+    zero_is_missing: bool = True,
+    allow_negative: bool = False,
+    row_offset: int = 0,
+) -> np.ndarray:
+    """Convert one column of cells to float64 with ``NaN`` for missing values.
+
+    Cells that are one of ``ctx.missing_tokens`` (case-insensitive, after stripping spaces)
+    are missing and counted per token. Zeros are missing too (``zero_is_missing``) and counted
+    under ``"0"`` unless written as another token such as ``"0.0"``. A column whose numbers
+    use a decimal comma (``"1234,5"``) is converted; a column mixing decimal commas and
+    decimal points is an error. Any other text is an error naming the column, the value and
+    its row.
+
+    Parameters
+    ----------
+    values
+        The cells, as text or numbers.
+    column
+        Column name used in messages.
+    ctx
+        Where counts are recorded.
+    zero_is_missing
+        Treat ``0`` as missing (the convention of every MS quantification tool).
+    allow_negative
+        Accept negative numbers (for values on a log scale); otherwise they are an error.
+    row_offset
+        Added to row positions in error messages (for batched reading).
+
+    Returns
+    -------
+    numpy.ndarray
+        Float64 values, ``NaN`` where missing.
+
+    """
+    n = len(values)
+    if n == 0:
+        return np.empty(0, dtype=np.float64)
+    if pd.api.types.is_bool_dtype(values.dtype):
+        raise ctx.error(f"column {column!r} holds true/false values, not quantities.")
+    if not _is_text_series(values):
+        out = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        missing = np.isnan(out)
+        if missing.any():
+            ctx.token_counts["nan"] += int(missing.sum())
+        return _finish(out, None, column, ctx, zero_is_missing, allow_negative, row_offset)
+
+    raw = values.to_numpy(dtype=object)
+    out = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    failed = np.flatnonzero(np.isnan(out))
+    comma_rows: list[int] = []
+    for i in failed:
+        cell = raw[i]
+        if cell is None or (isinstance(cell, float) and np.isnan(cell)):
+            ctx.token_counts["nan"] += 1
+            continue
+        text = str(cell).strip()
+        low = text.lower()
+        if low in ctx.tokens:
+            key = token_key(low)
+            ctx.token_counts[key] += 1
+            ctx.token_display.setdefault(key, text)
+            continue
+        if _DECIMAL_COMMA.match(text):
+            out[i] = float(text.replace(",", "."))
+            comma_rows.append(i)
+            continue
+        try:
+            out[i] = float(text)
+        except ValueError:
+            raise ctx.error(
+                f"column {column!r} should hold numbers but row {row_offset + i + 1} holds "
+                f"{text!r}. Add it to missing_tokens if it means 'missing', or choose another "
+                "column."
+            ) from None
+    if comma_rows:
+        _check_comma_column(raw, out, comma_rows, column, ctx, row_offset)
+    return _finish(out, raw, column, ctx, zero_is_missing, allow_negative, row_offset)
+
+
+def _check_comma_column(raw, out, comma_rows, column, ctx, row_offset) -> None:
+    """Refuse a column that mixes decimal commas and decimal points."""
+    is_comma = np.zeros(len(raw), dtype=bool)
+    is_comma[comma_rows] = True
+    for i in np.flatnonzero(~is_comma & ~np.isnan(out)):
+        text = str(raw[i])
+        if "." in text:
+            raise ctx.error(
+                f"column {column!r} mixes decimal commas (row {row_offset + comma_rows[0] + 1}: "
+                f"{str(raw[comma_rows[0]]).strip()!r}) and decimal points (row "
+                f"{row_offset + i + 1}: {text.strip()!r}); fix the file so one separator is "
+                "used."
+            )
+    ctx.extra.setdefault("decimal_comma_columns", []).append(str(column))
+
+
+def _finish(out, raw, column, ctx, zero_is_missing, allow_negative, row_offset) -> np.ndarray:
+    bad = np.isinf(out)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ctx.error(
+            f"column {column!r} holds an infinite value at row {row_offset + i + 1}; "
+            "intensities must be finite."
+        )
+    if not allow_negative:
+        neg = out < 0
+        if neg.any():
+            i = int(np.flatnonzero(neg)[0])
+            raise ctx.error(
+                f"column {column!r} holds a negative value ({out[i]!r}, row "
+                f"{row_offset + i + 1}). Intensities must be on a linear scale; if the table "
+                "is log-transformed, pass log_base=2 (or its base)."
+            )
+    if zero_is_missing:
+        zeros = np.flatnonzero(out == 0)
+        if zeros.size:
+            out[zeros] = np.nan
+            ctx.zero_count += int(zeros.size)
+            if raw is None:
+                ctx.token_counts["0"] += int(zeros.size)
+            else:
+                spelled = Counter(
+                    c.strip().lower() if isinstance(c, str) else "0" for c in raw[zeros]
+                )
+                for token, count in spelled.items():
+                    key = token if token in ctx.tokens else "0"
+                    ctx.token_counts[token_key(key)] += int(count)
+    return out
+
+
+def parse_numeric_frame(
+    frame: pd.DataFrame, ctx: ReadContext, *, allow_negative: bool = False
+) -> np.ndarray:
+    """Apply :func:`parse_numeric` to each column; return a rows x columns float64 array.
+
+    The whole block is parsed in one pass; a column-by-column pass runs only when the block
+    needs it (decimal commas, or an error to be reported with its column).
+    """
+    n_rows, n_cols = frame.shape
+    if n_cols == 0:
+        return np.empty((n_rows, 0))
+    if n_cols == 1 or all(not _is_text_series(frame[c]) for c in frame.columns):
+        out = np.empty(frame.shape, dtype=np.float64)
+        for j in range(n_cols):
+            out[:, j] = parse_numeric(frame.iloc[:, j], str(frame.columns[j]), ctx,
+                                      allow_negative=allow_negative)
+        return out
+    saved = (Counter(ctx.token_counts), ctx.zero_count, dict(ctx.token_display))
+    flat = pd.Series(frame.to_numpy(dtype=object).ravel(order="F"), dtype=object)
+    try:
+        values = parse_numeric(flat, "<block>", ctx, allow_negative=allow_negative)
+        if not ctx.extra.get("decimal_comma_columns"):
+            return values.reshape(frame.shape, order="F")
+        ctx.extra.pop("decimal_comma_columns")
+    except ValueError:
+        pass
+    ctx.token_counts, ctx.zero_count, ctx.token_display = saved
+    out = np.empty(frame.shape, dtype=np.float64)
+    for j in range(n_cols):
+        out[:, j] = parse_numeric(frame.iloc[:, j], str(frame.columns[j]), ctx,
+                                  allow_negative=allow_negative)
+    return out
+
+
+def classify_columns(frame: pd.DataFrame, tokens: frozenset[str]) -> pd.DataFrame:
+    """Say, for every column at once, whether it holds numbers.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per column with ``all_numeric`` (every cell a number or a missing token),
+        ``share`` (share of non-missing cells that are numbers) and ``bad`` (one offending
+        cell or None).
+
+    """
+    n_rows, n_cols = frame.shape
+    cols = list(frame.columns)
+    flat = pd.Series(frame.to_numpy(dtype=object).ravel(order="F"), dtype=object)
+    is_num_obj = flat.map(lambda v: isinstance(v, (int, float, np.number))
+                          and not isinstance(v, bool)).to_numpy(dtype=bool)
+    text = flat.astype(str).str.strip()
+    missing = flat.isna().to_numpy() | text.str.lower().isin(tokens).to_numpy()
+    numeric = is_num_obj | pd.to_numeric(text, errors="coerce").notna().to_numpy()
+    numeric |= text.str.match(_DECIMAL_COMMA.pattern).to_numpy()
+    present = ~missing
+    ok = numeric | missing
+    shape = (n_rows, n_cols)
+    ok2 = ok.reshape(shape, order="F")
+    present2 = present.reshape(shape, order="F")
+    numeric2 = (numeric & present).reshape(shape, order="F")
+    n_present = present2.sum(axis=0)
+    share = np.where(n_present > 0, numeric2.sum(axis=0) / np.maximum(n_present, 1), 1.0)
+    bad: list[str | None] = []
+    text2 = text.to_numpy(dtype=object).reshape(shape, order="F")
+    for j in range(n_cols):
+        rows = np.flatnonzero(~ok2[:, j])
+        bad.append(str(text2[rows[0], j]) if rows.size else None)
+    return pd.DataFrame(
+        {"all_numeric": ok2.all(axis=0), "share": share, "bad": bad}, index=cols
+    )
+
+
+def looks_numeric(values: pd.Series, tokens: frozenset[str]) -> tuple[bool, float, str | None]:
+    """Say whether a column holds numbers.
+
+    Returns
+    -------
+    tuple
+        ``(all_numeric, numeric_share, first_bad_value)``: whether every cell is a number or a
+        missing token, the share of non-missing cells that are numbers, and one offending cell.
+
+    """
+    if not _is_text_series(values):
+        return (not pd.api.types.is_bool_dtype(values.dtype), 1.0, None)
+    text = values.astype(str).str.strip()
+    low = text.str.lower()
+    present = ~low.isin(tokens) & values.notna()
+    if not present.any():
+        return True, 1.0, None
+    num = pd.to_numeric(text[present], errors="coerce")
+    ok = num.notna() | text[present].str.match(_DECIMAL_COMMA.pattern)
+    share = float(ok.mean())
+    bad = None if ok.all() else str(text[present][~ok].iloc[0])
+    return bool(ok.all()), share, bad
+
+
+def missing_summary(ctx: ReadContext) -> str | None:
+    """Return the one-line summary of missing cells.
+
+    For example ``"4 values were 0, 5 were blank; all treated as missing"``.
+    """
+    counts = {k: v for k, v in ctx.token_counts.items() if v}
+    if not counts:
+        return None
+    parts: list[tuple[int, str]] = []
+    zero = sum(v for k, v in counts.items() if k in ("0", "0.0"))
+    if zero:
+        parts.append((zero, "0"))
+    if counts.get(BLANK_KEY):
+        parts.append((counts[BLANK_KEY], "blank"))
+    for key, value in sorted(counts.items()):
+        if key not in ("0", "0.0", BLANK_KEY):
+            parts.append((value, "NaN" if key == "nan" else repr(ctx.token_display.get(key, key))))
+    text = ", ".join(
+        f"{n} {'values ' if i == 0 else ''}were {label}" for i, (n, label) in enumerate(parts)
+    )
+    return f"{text}; all treated as missing"

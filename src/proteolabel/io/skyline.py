@@ -1,0 +1,192 @@
+"""Skyline long report exports (also the MSstats report form with R-dotted column names)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import anndata as ad
+import numpy as np
+
+from proteolabel.io._build import LongAccumulator, build_anndata, flag_mask, sample_annotations
+from proteolabel.io._names import find_column, normalize_sample_name
+from proteolabel.io._registry import register_reader
+from proteolabel.io._tables import Table
+from proteolabel.io._values import ReadContext, parse_numeric
+
+_PROTEIN = ("Protein Name", "Protein", "Protein Accession")
+_PEPTIDE = ("Peptide Modified Sequence", "Peptide Sequence", "Modified Sequence",
+            "Peptide Modified Sequence Monoisotopic Masses")
+_SAMPLE = ("Replicate Name", "Replicate", "File Name")
+#: ``quantity`` names of Skyline area columns.
+SKYLINE_QUANTITIES: dict[str, str] = {
+    "total_area": "Total Area",
+    "area": "Area",
+    "total_area_fragment": "Total Area Fragment",
+    "total_area_ms1": "Total Area MS1",
+    "normalized_area": "Normalized Area",
+}
+_ANNOTATIONS = ("Condition", "BioReplicate", "Sample Group", "Batch", "Replicate Name",
+                "File Name", "Sample Type")
+_PRECURSOR_KEYS = ("Precursor Charge", "Precursor Mz", "Isotope Label Type")
+
+
+def _sniff(name: str, columns: Sequence[str]) -> float:
+    prot = find_column(columns, *_PROTEIN[:1])
+    sample = find_column(columns, *_SAMPLE)
+    area = find_column(columns, *SKYLINE_QUANTITIES.values())
+    if prot and sample and area:
+        return 1.0
+    return 0.0
+
+
+def _value_column(table: Table, ctx: ReadContext, quantity: str | None) -> str:
+    if quantity is not None:
+        col = find_column(table.columns, SKYLINE_QUANTITIES.get(quantity.lower(), quantity))
+        if col is None:
+            raise ctx.error(
+                f"no area column {quantity!r}; choose one of {sorted(SKYLINE_QUANTITIES)} or a "
+                f"column name. Columns are {table.columns}."
+            )
+        return col
+    has_fragments = find_column(table.columns, "Fragment Ion") is not None
+    order = ("area", "total_area") if has_fragments else ("total_area", "area")
+    order += ("total_area_fragment", "total_area_ms1", "normalized_area")
+    for q in order:
+        col = find_column(table.columns, SKYLINE_QUANTITIES[q])
+        if col is not None:
+            return col
+    looked = ", ".join(SKYLINE_QUANTITIES.values())
+    raise ctx.error(f"no area column found (looked for {looked}); columns are {table.columns}.")
+
+
+@register_reader(
+    "skyline",
+    sniff=_sniff,
+    description="Skyline long report (Protein Name, peptide, Replicate/File Name, Total Area/Area)",
+)
+def read_skyline(
+    table: Table,
+    ctx: ReadContext,
+    *,
+    quantity: str | None = None,
+    sample_column: str | None = None,
+    protein_column: str | None = None,
+    isotope_label: str | None = "light",
+    drop_standard_types: Sequence[str] = ("iRT",),
+    keep_decoys: bool = False,
+    keep_contaminants: bool = False,
+) -> ad.AnnData:
+    """Read a Skyline report and sum areas per (replicate, protein).
+
+    Every row (transition, precursor isotope, peptide) of a protein in a replicate adds its
+    area to the cell; values present are summed and an all-missing cell stays missing.
+    ``layers["n_values"]`` holds the number of areas summed, so partial sums are visible.
+
+    Parameters
+    ----------
+    table
+        The opened file.
+    ctx
+        The read record.
+    quantity
+        ``"area"`` (transition ``Area``; the default when a ``Fragment Ion`` column exists),
+        ``"total_area"`` (``Total Area``; the default otherwise), ``"total_area_fragment"``,
+        ``"total_area_ms1"``, ``"normalized_area"`` or a column name. A precursor total
+        repeated on each transition row is counted once per precursor.
+    sample_column
+        Default ``Replicate Name``, else ``File Name`` (reduced to its base name).
+    protein_column
+        Default ``Protein Name``, kept as written.
+    isotope_label
+        Keep only rows of this ``Isotope Label Type`` (``"light"``: heavy rows are spiked
+        standards); ``None`` keeps all.
+    drop_standard_types
+        Rows whose ``Standard Type`` is one of these are removed (iRT peptides are spiked).
+    keep_decoys, keep_contaminants
+        Keep decoy rows (``Is Decoy`` true or protein ``Decoys``) or contaminant groups.
+
+    Returns
+    -------
+    anndata.AnnData
+        See :func:`proteolabel.io.read`.
+
+    """
+    prot = protein_column or find_column(table.columns, *_PROTEIN)
+    run = sample_column or find_column(table.columns, *_SAMPLE)
+    if prot is None or run is None:
+        raise ctx.error(
+            f"needs a protein column ({'/'.join(_PROTEIN)}) and a sample column "
+            f"({'/'.join(_SAMPLE)}); columns are {table.columns}."
+        )
+    value = _value_column(table, ctx, quantity)
+    ctx.quantity = f"{value} (summed per replicate and protein)"
+    peptide = find_column(table.columns, *_PEPTIDE)
+    label = find_column(table.columns, "Isotope Label Type")
+    standard = find_column(table.columns, "Standard Type")
+    decoy = find_column(table.columns, "Is Decoy")
+    annotations = [c for c in (find_column(table.columns, a) for a in _ANNOTATIONS)
+                   if c and c != run]
+    extra_keys = [c for c in (find_column(table.columns, k) for k in _PRECURSOR_KEYS) if c]
+    needed = [prot, run, value, *[c for c in (peptide, label, standard, decoy) if c],
+              *annotations, *extra_keys]
+    frame = table.read(list(dict.fromkeys(needed)), ctx, value_columns=[value])
+    values = parse_numeric(frame[value], value, ctx)
+    rows = np.ones(len(frame), dtype=bool)
+
+    def _drop(mask: np.ndarray, reason: str, note: str) -> None:
+        nonlocal rows
+        mask = mask & rows
+        if mask.any():
+            ctx.drop(reason, [], count=int(mask.sum()))
+            ctx.note(f"{int(mask.sum())} rows removed: {note}")
+            rows &= ~mask
+
+    if decoy and not keep_decoys:
+        _drop(flag_mask(frame[decoy]), "rows_decoy", f"{decoy} is true")
+    if not keep_decoys:
+        _drop(frame[prot].astype(str).str.strip().eq("Decoys").to_numpy(), "rows_decoy",
+              "protein 'Decoys'")
+    if standard and drop_standard_types:
+        types = {t.lower() for t in drop_standard_types}
+        _drop(frame[standard].astype(str).str.strip().str.lower().isin(types).to_numpy(),
+              "rows_standard", f"{standard} in {list(drop_standard_types)}")
+    if label and isotope_label is not None:
+        labels = frame[label].astype(str).str.strip().str.lower()
+        if not labels.eq(isotope_label.lower()).any():
+            raise ctx.error(
+                f"no rows with {label} {isotope_label!r}; the file has "
+                f"{sorted(labels.unique())}. Pass isotope_label=None to keep all."
+            )
+        _drop(~labels.eq(isotope_label.lower()).to_numpy(), "rows_isotope_label",
+              f"{label} is not {isotope_label!r}")
+    if value.lower().startswith("total") and find_column(table.columns, "Fragment Ion"):
+        # a precursor total repeated on each transition row: count it once
+        keys = [c for c in (run, prot, peptide, *extra_keys) if c]
+        dup = frame.duplicated(subset=keys).to_numpy()
+        if (dup & rows).any():
+            ctx.note(f"{int((dup & rows).sum())} repeated {value} rows (one per transition) "
+                     "counted once per precursor")
+            rows &= ~dup
+
+    samples = frame[run].map(normalize_sample_name)
+    acc = LongAccumulator("sum")
+    acc.add(samples[rows].to_numpy(), frame[prot].astype(str).str.strip()[rows].to_numpy(),
+            values[rows])
+    matrix, counts, names, proteins = acc.result(ctx)
+    obs = sample_annotations(frame[rows], samples[rows], annotations, ctx, names)
+    partial = _partial_cells(counts)
+    if partial:
+        ctx.note(
+            f"{partial} cells are sums over fewer values than the same protein has in other "
+            "samples (see layers['n_values'])"
+        )
+    keep = [r for r, k in (("decoy", keep_decoys), ("contaminant", keep_contaminants)) if k]
+    return build_anndata(ctx, matrix, names, proteins, obs=obs, n_values=counts, keep=keep)
+
+
+def _partial_cells(counts: np.ndarray) -> int:
+    """Count present cells summed over fewer values than the protein's maximum."""
+    if counts.size == 0:
+        return 0
+    top = counts.max(axis=0, keepdims=True)
+    return int(((counts > 0) & (counts < top)).sum())
