@@ -19,7 +19,9 @@ def assert_same_dbscan(X: np.ndarray, eps: float, min_samples: int, labels: np.n
     core = np.zeros(len(X), dtype=bool)
     core[ref.core_sample_indices_] = True
     lab = np.asarray(labels)
-    np.testing.assert_array_equal(lab == -1, ref.labels_ == -1, err_msg=f"noise differs at eps={eps}")
+    np.testing.assert_array_equal(
+        lab == -1, ref.labels_ == -1, err_msg=f"noise differs at eps={eps}"
+    )
     # core partition equal up to renumbering: a bijection between labels on core points
     pairs = set(zip(lab[core].tolist(), ref.labels_[core].tolist(), strict=True))
     ours = {a for a, _ in pairs}

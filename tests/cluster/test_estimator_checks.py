@@ -4,8 +4,10 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from proteolabel.cluster import EpsSearch
 
 
-# The common checks fit without y, which takes the unsupervised path and warns by design.
-@pytest.mark.filterwarnings("ignore::proteolabel.cluster.NoTuneSamplesWarning")  # and its subclass DegenerateTuneWarning
+# The common checks fit without y (the unsupervised path, which warns by design) or with random
+# y on random X (every eps degenerate: the documented fallback, which warns too). The filter
+# also covers DegenerateTuneWarning, a subclass.
+@pytest.mark.filterwarnings("ignore::proteolabel.cluster.NoTuneSamplesWarning")
 @parametrize_with_checks([EpsSearch()])
 def test_sklearn_compatible(estimator, check):
     check(estimator)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from numbers import Integral
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -179,9 +179,10 @@ class EpsSearch(ClusterMixin, BaseEstimator):
     >>> search = EpsSearch(min_samples=5).fit(X, y)
     >>> int(search.labels_.max()) + 1
     2
+
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         "min_samples": [Interval(Integral, 1, None, closed="left")],
         "n_eps": [Interval(Integral, 1, None, closed="left")],
         "eps_values": ["array-like", None],
@@ -232,6 +233,7 @@ class EpsSearch(ClusterMixin, BaseEstimator):
         -------
         self : EpsSearch
             The fitted estimator.
+
         """
         X = validate_data(self, X, dtype=np.float64, ensure_min_samples=2)
         n = X.shape[0]
@@ -347,6 +349,7 @@ class EpsSearch(ClusterMixin, BaseEstimator):
         -------
         labels : ndarray of shape (n_samples,)
             Cluster labels (-1 = noise).
+
         """
         return self.fit(X, y).labels_
 

@@ -224,6 +224,7 @@ def mutual_reachability_mst(
     -------
     u, v, w : ndarrays of shape (n - 1,)
         Tree edges (sample indices) and their mutual-reachability weights.
+
     """
     n = X.shape[0]
     reps, rep_of = _unique_rows(X)

@@ -98,6 +98,7 @@ def score_partition(y_true: Any, labels: Any, noise: str = "cluster") -> dict[st
     ValueError
         If the inputs differ in length, ``noise`` is unknown, or a computed score falls outside
         its range (a bug, never expected).
+
     """
     if noise not in NOISE_MODES:
         raise ValueError(f"noise must be one of {NOISE_MODES}, got {noise!r}")

@@ -70,6 +70,7 @@ class DBSCANPath:
         For each sample, the smallest ``max(lambda(q), d(p, q))`` over its nearest neighbours
         and the neighbour ``q`` that attains it: a non-core sample is a border point of ``q``'s
         cluster at every eps ``>= border_reach_``.
+
     """
 
     def __init__(self, X, min_samples: int = 10) -> None:
@@ -109,6 +110,7 @@ class DBSCANPath:
         ------
         ValueError
             If no sample can be a core point (fewer samples than ``min_samples``).
+
         """
         if not np.isfinite(self.merge_eps_):
             raise ValueError(
@@ -240,6 +242,7 @@ def eps_grid(X, min_samples: int = 10, n_eps: int = 100, spacing: str = "geometr
     ------
     ValueError
         If there are fewer samples than ``min_samples`` (no sample can be core).
+
     """
     return DBSCANPath(X, min_samples).grid(n_eps, spacing)
 
@@ -267,6 +270,7 @@ def dbscan_sweep(X, eps_values, min_samples: int = 10, method: str = "auto") -> 
         by their lowest-index core point, as scikit-learn numbers them. Both methods agree up to
         the choice of cluster for a border point within reach of two clusters, which DBSCAN
         itself leaves to processing order.
+
     """
     eps = np.asarray(eps_values, dtype=np.float64).ravel()
     if method not in ("auto", "path", "direct"):
