@@ -16,8 +16,8 @@ from proteolabel.io._values import ReadContext, missing_summary
 #: FragPipe/Philosopher ``rev_``, OpenSWATH/Skyline ``DECOY_``). Matched case-sensitively.
 DECOY_PREFIXES: tuple[str, ...] = ("REV__", "rev_", "DECOY_", "decoy_")
 #: A protein group with a member starting with one of these is a contaminant (MaxQuant
-#: ``CON__``, FragPipe/Philosopher ``contam_``).
-CONTAMINANT_PREFIXES: tuple[str, ...] = ("CON__", "contam_")
+#: ``CON__``, FragPipe/Philosopher ``contam_``, the ``Cont_`` tag of common contaminant FASTAs).
+CONTAMINANT_PREFIXES: tuple[str, ...] = ("CON__", "contam_", "Cont_")
 
 #: Reasons a feature can be removed, in the order they are attributed (one reason each).
 FEATURE_FILTERS: tuple[str, ...] = ("decoy", "contaminant", "only_identified_by_site")

@@ -1,1 +1,248 @@
-"""Placeholder."""
+"""DIA-NN: ``report.pg_matrix.tsv`` and the long ``report.tsv`` / ``report.parquet``.
+
+The long report is aggregated in row batches from only the columns needed, so a report
+larger than memory still aggregates (parquet batches come straight from pyarrow).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+
+from proteolabel.io._build import LongAccumulator, build_anndata, flag_mask
+from proteolabel.io._names import canonical, find_column, normalize_sample_name
+from proteolabel.io._registry import register_reader
+from proteolabel.io._tables import DEFAULT_BATCH_ROWS, ParquetTable, Table
+from proteolabel.io._values import ReadContext, parse_numeric
+
+#: Annotation columns of DIA-NN matrices (everything else is a run column).
+PG_MATRIX_ANNOTATIONS = frozenset(canonical(c) for c in (
+    "Protein.Group", "Protein.Ids", "Protein.Names", "Genes", "First.Protein.Description",
+    "N.Sequences", "N.Proteotypic.Sequences", "Proteotypic", "Protein.Q.Value",
+))
+#: ``quantity`` names of the long report: (column, aggregation).
+DIANN_QUANTITIES: dict[str, tuple[str, str]] = {
+    "maxlfq": ("PG.MaxLFQ", "max"),
+    "pg": ("PG.Quantity", "max"),
+    "pg_normalised": ("PG.Normalised", "max"),
+    "precursor": ("Precursor.Quantity", "sum"),
+    "precursor_normalised": ("Precursor.Normalised", "sum"),
+}
+
+
+def _sniff_pg(name: str, columns: Sequence[str]) -> float:
+    if find_column(columns, "Protein.Group") is None:
+        return 0.0
+    if find_column(columns, "Precursor.Id", "Run", "File.Name") is not None:
+        return 0.0
+    if find_column(columns, "Genes", "Protein.Names", "First.Protein.Description"):
+        return 0.95
+    return 0.5
+
+
+def _sniff_report(name: str, columns: Sequence[str]) -> float:
+    if find_column(columns, "Protein.Group") is None:
+        return 0.0
+    if find_column(columns, "Run", "File.Name") and find_column(columns, "Precursor.Id"):
+        return 1.0
+    return 0.0
+
+
+@register_reader(
+    "diann_pg",
+    sniff=_sniff_pg,
+    description="DIA-NN report.pg_matrix.tsv (protein groups x runs)",
+)
+def read_diann_pg(
+    table: Table,
+    ctx: ReadContext,
+    *,
+    keep_decoys: bool = False,
+    keep_contaminants: bool = False,
+) -> ad.AnnData:
+    """Read a DIA-NN protein-group matrix.
+
+    Run columns are full file paths in DIA-NN's output; samples are named by their base
+    name without extension. Empty cells, ``0`` and ``0.0`` are all missing.
+
+    Parameters
+    ----------
+    table
+        The opened file.
+    ctx
+        The read record.
+    keep_decoys, keep_contaminants
+        Keep protein groups with a decoy/contaminant id prefix.
+
+    Returns
+    -------
+    anndata.AnnData
+        See :func:`proteolabel.io.read`.
+    """
+    key = find_column(table.columns, "Protein.Group")
+    runs = [c for c in table.columns if canonical(c) not in PG_MATRIX_ANNOTATIONS]
+    if not runs:
+        raise ctx.error(f"no run columns besides the annotations; columns are {table.columns}")
+    var_cols = [c for c in (find_column(table.columns, v) for v in ("Genes", "Protein.Names"))
+                if c]
+    frame = table.read([key, *runs, *var_cols], ctx, value_columns=runs)
+    ctx.quantity = "pg_matrix values (MaxLFQ as written by DIA-NN)"
+    matrix = np.column_stack([parse_numeric(frame[c], c, ctx) for c in runs])
+    samples = [normalize_sample_name(c) for c in runs]
+    keep = [r for r, k in (("decoy", keep_decoys), ("contaminant", keep_contaminants)) if k]
+    return build_anndata(
+        ctx, matrix.T, samples, frame[key].astype(str).str.strip().tolist(),
+        var=frame[var_cols], keep=keep, sample_origins=runs,
+    )
+
+
+def _resolve_quantity(table: Table, ctx: ReadContext, quantity: str | None) -> tuple[str, str]:
+    name = (quantity or "maxlfq").lower()
+    if name in DIANN_QUANTITIES:
+        wanted, mode = DIANN_QUANTITIES[name]
+    else:
+        wanted, mode = quantity, ("sum" if "precursor" in canonical(quantity) else "max")
+    col = find_column(table.columns, wanted)
+    if col is None:
+        raise ctx.error(
+            f"no quantity column {wanted!r}; choose one of {sorted(DIANN_QUANTITIES)} or a "
+            f"column name. Columns are {table.columns}."
+        )
+    return col, mode
+
+
+@register_reader(
+    "diann",
+    sniff=_sniff_report,
+    description="DIA-NN long report (report.tsv / report.parquet), aggregated to protein groups",
+)
+def read_diann(
+    table: Table,
+    ctx: ReadContext,
+    *,
+    quantity: str | None = None,
+    q_value: float | None = 0.01,
+    pg_q_value: float | None = 0.01,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    keep_decoys: bool = False,
+    keep_contaminants: bool = False,
+) -> ad.AnnData:
+    """Read a DIA-NN long report and aggregate it to protein groups per run.
+
+    Parameters
+    ----------
+    table
+        The opened file (TSV or parquet).
+    ctx
+        The read record.
+    quantity
+        ``"maxlfq"`` (``PG.MaxLFQ``, the default: a protein-level value repeated on each
+        precursor row, taken once), ``"pg"`` (``PG.Quantity``), ``"precursor"`` (the sum of
+        ``Precursor.Quantity`` over precursors), ``"precursor_normalised"``, or a column name.
+    q_value, pg_q_value
+        Keep rows with ``Q.Value`` / ``PG.Q.Value`` at most this (default 1 %); ``None``
+        turns a filter off. Removed rows are counted as ``rows_q_value``/``rows_pg_q_value``.
+    batch_rows
+        Rows per batch; memory grows with the number of (run, protein) cells, not rows.
+    keep_decoys, keep_contaminants
+        Keep rows with ``Decoy`` set (DIA-NN 2) and decoy/contaminant id prefixes.
+
+    Returns
+    -------
+    anndata.AnnData
+        See :func:`proteolabel.io.read`; ``layers["n_values"]`` counts the precursor rows
+        behind each cell.
+    """
+    value, mode = _resolve_quantity(table, ctx, quantity)
+    ctx.quantity = (f"{value} (one value per run and protein group)" if mode == "max"
+                    else f"{value} (summed over precursors)")
+    run = find_column(table.columns, "Run")
+    from_file = run is None
+    if from_file:
+        run = find_column(table.columns, "File.Name")
+    prot = find_column(table.columns, "Protein.Group")
+    filters: list[tuple[str, str, float]] = []
+    for col_name, limit, reason in (("Q.Value", q_value, "rows_q_value"),
+                                    ("PG.Q.Value", pg_q_value, "rows_pg_q_value")):
+        if limit is None:
+            continue
+        col = find_column(table.columns, col_name)
+        if col is None:
+            ctx.note(f"no {col_name} column: that filter was not applied")
+        else:
+            filters.append((col, reason, float(limit)))
+            ctx.note(f"rows kept with {col} <= {limit:g}")
+    decoy = None if keep_decoys else find_column(table.columns, "Decoy")
+    needed = list(dict.fromkeys([run, prot, value, *[f[0] for f in filters],
+                                 *([decoy] if decoy else [])]))
+    acc = LongAccumulator(mode)
+    if isinstance(table, ParquetTable):
+        batches = _arrow_batches(table, needed, batch_rows)
+    else:
+        batches = table.iter_batches(needed, ctx, value_columns=[value], batch_rows=batch_rows)
+    for offset, frame in batches:
+        _add_batch(acc, frame, offset, run, prot, value, filters, decoy, ctx)
+    matrix, counts, runs, proteins = acc.result(ctx, value)
+    samples = [normalize_sample_name(r) for r in runs]
+    keep = [r for r, k in (("decoy", keep_decoys), ("contaminant", keep_contaminants)) if k]
+    return build_anndata(ctx, matrix, samples, proteins, n_values=counts, keep=keep,
+                         sample_origins=runs)
+
+
+def _arrow_batches(table: ParquetTable, columns: list[str], batch_rows: int):
+    """Yield batches as frames whose string columns are categorical (cheap in memory)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    offset = 0
+    for batch in table.iter_arrow(columns, batch_rows):
+        data = {}
+        for name, column in zip(batch.schema.names, batch.columns, strict=True):
+            if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+                column = pc.dictionary_encode(column)
+            data[name] = column.to_pandas()
+        frame = pd.DataFrame(data)
+        yield offset, frame
+        offset += len(frame)
+
+
+def _numbers(values: pd.Series) -> np.ndarray:
+    """Parse a filter column (q-values); unreadable cells become NaN and fail the filter."""
+    if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
+        values = values.astype(str).str.strip().str.replace(",", ".", regex=False)
+    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _add_batch(acc, frame, offset, run, prot, value, filters, decoy, ctx) -> None:
+    rows = np.ones(len(frame), dtype=bool)
+    for col, reason, limit in filters:
+        bad = rows & ~(_numbers(frame[col]) <= limit)
+        if bad.any():
+            ctx.drop(reason, [], count=int(bad.sum()))
+            rows &= ~bad
+    if decoy is not None:
+        flagged = rows & flag_mask(frame[decoy])
+        if flagged.any():
+            ctx.drop("rows_decoy", [], count=int(flagged.sum()))
+            rows &= ~flagged
+    kept = frame[value] if rows.all() else frame[value][rows].reset_index(drop=True)
+    values = parse_numeric(kept, value, ctx, row_offset=offset)
+    s_codes, s_labels = _codes(frame[run], rows)
+    p_codes, p_labels = _codes(frame[prot], rows)
+    acc.add_codes(s_labels, s_codes, p_labels, p_codes, values)
+
+
+def _codes(values: pd.Series, rows: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Return integer codes and their labels for the kept rows (categoricals stay cheap)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = values.cat.codes.to_numpy()[rows]
+        labels = [str(c) for c in values.cat.categories]
+        if (codes < 0).any():
+            labels = [*labels, ""]
+            codes = np.where(codes < 0, len(labels) - 1, codes)
+        return codes, labels
+    codes, uniques = pd.factorize(values.to_numpy(dtype=object)[rows])
+    return codes, [str(u) for u in uniques]
