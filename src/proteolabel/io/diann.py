@@ -81,6 +81,7 @@ def read_diann_pg(
     -------
     anndata.AnnData
         See :func:`proteolabel.io.read`.
+
     """
     key = find_column(table.columns, "Protein.Group")
     runs = [c for c in table.columns if canonical(c) not in PG_MATRIX_ANNOTATIONS]
@@ -155,6 +156,7 @@ def read_diann(
     anndata.AnnData
         See :func:`proteolabel.io.read`; ``layers["n_values"]`` counts the precursor rows
         behind each cell.
+
     """
     value, mode = _resolve_quantity(table, ctx, quantity)
     ctx.quantity = (f"{value} (one value per run and protein group)" if mode == "max"

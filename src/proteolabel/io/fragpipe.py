@@ -84,6 +84,7 @@ def read_fragpipe(
     -------
     anndata.AnnData
         See :func:`proteolabel.io.read`.
+
     """
     name = (quantity or "maxlfq").lower()
     if name not in FRAGPIPE_QUANTITIES:

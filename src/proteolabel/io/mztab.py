@@ -68,6 +68,7 @@ def read_mztab(
     anndata.AnnData
         See :func:`proteolabel.io.read`. ``var`` keeps ``description`` and
         ``ambiguity_members``.
+
     """
     mztab = optional_import("pyteomics.mztab", "mztab")
     level = (quantity or "assay").lower()

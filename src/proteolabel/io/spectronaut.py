@@ -87,6 +87,7 @@ def read_spectronaut(
     -------
     anndata.AnnData
         See :func:`proteolabel.io.read`.
+
     """
     keep = [r for r, k in (("decoy", keep_decoys), ("contaminant", keep_contaminants)) if k]
     pivot = any(_PIVOT.match(c) for c in table.columns)
