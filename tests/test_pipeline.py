@@ -1,0 +1,159 @@
+"""End-to-end: the pipeline and the CLI on small real files, determinism, label handling."""
+
+from __future__ import annotations
+
+import json
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from conftest import DATA
+from proteolabel import pp, tl
+from proteolabel._pipeline import RunConfig, run
+from proteolabel.cli import main
+
+NAFLD = DATA / "nafld-plasma-maxquant"
+SKYLINE = DATA / "skyline-msstats-spikein" / "skyline_input.csv"
+# The NAFLD file was re-saved by pandas; a few over-long cells broke into fragment lines, which
+# the MaxQuant reader skips with this warning (and counts).
+pytestmark = pytest.mark.filterwarnings("ignore:.*too few fields:UserWarning")
+
+
+def _run_cli(args):
+    res = CliRunner().invoke(main, ["-q", *args], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    return res
+
+
+def test_cli_run_maxquant_with_label_file_writes_everything(tmp_path):
+    out = tmp_path / "out"
+    res = _run_cli([
+        "run", str(NAFLD / "proteinGroups.txt"), "--labels", str(NAFLD / "metadata.xlsx"),
+        "--label-column", "disease", "--sample-column", "sample", "--out", str(out),
+        "--epochs", "20", "--min-samples", "3", "--tune-fraction", "0.5", "--seed", "1",
+    ])
+    assert "clusters" in res.output
+    for name in ("labels.csv", "latent.csv", "eps_sweep.csv", "result.h5ad", "run.json",
+                 "latent.png", "eps_sweep.png", "training_loss.png", "training_history.csv"):
+        assert (out / name).stat().st_size > 0, name
+    for name in ("preprocessor.json", "vae_config.json", "vae_weights.pt", "clusters.json"):
+        assert (out / "model" / name).exists(), name
+    for png in out.glob("*.png"):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    labels = pd.read_csv(out / "labels.csv")
+    meta = pd.read_excel(NAFLD / "metadata.xlsx")
+    assert sorted(labels["sample"]) == sorted(meta["sample"])  # every input sample, once
+    assert list(labels.columns[:5]) == ["sample", "cluster", "is_noise", "is_tune", "label"]
+    assert (labels["is_noise"] == (labels["cluster"] == -1)).all()
+    # stratified half of each label tunes eps
+    per = labels.groupby("label")["is_tune"].agg(["sum", "size"])
+    assert ((per["sum"] - per["size"] / 2).abs() <= 0.5).all()
+
+    info = json.loads((out / "run.json").read_text())
+    for part in ("tune", "heldout"):
+        m = info["metrics"][part]
+        for key in ("v_measure", "homogeneity", "completeness", "ari"):
+            assert key in m
+        assert m["n_samples"] == (24 if part == "tune" else 24)
+    assert info["counts"]["samples_in_input"] == 48
+    assert info["dropped"]["read"]["decoy"] >= 1
+    assert info["config"]["seed"] == 1
+    assert info["versions"]["torch"]
+    assert info["eps"] > 0
+
+    h5 = ad.read_h5ad(out / "result.h5ad")
+    assert h5.obsm["X_vae"].shape == (48, 2)
+    assert set(h5.obs["cluster"]) == set(labels["cluster"])
+    assert "eps_search" in h5.uns and "preprocess" in h5.uns
+
+
+def test_cli_run_skyline_with_input_annotation_labels(tmp_path):
+    out = tmp_path / "sky"
+    _run_cli(["run", str(SKYLINE), "--label-column", "Condition", "--out", str(out),
+              "--epochs", "5", "--min-samples", "2"])
+    labels = pd.read_csv(out / "labels.csv")
+    assert len(labels) == 15
+    assert labels["label"].value_counts().to_dict() == {f"Mix{i}": 3 for i in range(1, 6)}
+    assert labels["is_tune"].all()  # default: every labelled sample tunes
+    info = json.loads((out / "run.json").read_text())
+    assert info["metrics"]["heldout"]["n_samples"] == 0
+    assert "heldout_note" in info["metrics"]
+
+
+def test_unknown_label_names_are_listed(tmp_path):
+    lab = tmp_path / "labels.csv"
+    pd.DataFrame({"sample": ["1_31_C6", "no_such_sample", "other_missing"],
+                  "group": ["a", "b", "c"]}).to_csv(lab, index=False)
+    res = CliRunner().invoke(main, ["-q", "run", str(NAFLD / "proteinGroups.txt"), "--labels",
+                                    str(lab), "--label-column", "group", "--out",
+                                    str(tmp_path / "o"), "--epochs", "2"])
+    assert res.exit_code != 0
+    assert "no_such_sample" in res.output and "other_missing" in res.output
+    assert "Traceback" not in res.output
+
+
+def test_unknown_label_column_of_input_is_a_clear_error(tmp_path):
+    res = CliRunner().invoke(main, ["-q", "run", str(SKYLINE), "--label-column", "Nope",
+                                    "--out", str(tmp_path / "o"), "--epochs", "2"])
+    assert res.exit_code != 0
+    assert "'Nope'" in res.output and "Condition" in res.output
+
+
+def _small_run(seed):
+    return run(RunConfig(input=str(NAFLD / "proteinGroups.txt"), labels=str(NAFLD / "metadata.xlsx"),
+                         label_column="disease", sample_column="sample", epochs=15,
+                         min_samples=3, out=None, seed=seed, progress=False))
+
+
+def test_same_seed_same_latent_and_labels():
+    a, b = _small_run(7), _small_run(7)
+    np.testing.assert_array_equal(a.adata.obsm["X_vae"], b.adata.obsm["X_vae"])
+    np.testing.assert_array_equal(a.adata.obs["cluster"], b.adata.obs["cluster"])
+    assert a.info["eps"] == b.info["eps"]
+    c = _small_run(8)
+    assert not np.allclose(a.adata.obsm["X_vae"], c.adata.obsm["X_vae"])
+
+
+def test_eps_choice_recovers_known_groups_in_a_synthetic_latent():
+    rng = np.random.default_rng(0)
+    centres = np.array([[0, 0], [4, 0], [0, 4], [4, 4]])
+    y = np.repeat(np.arange(4), 50)
+    Z = centres[y] + 0.3 * rng.standard_normal((200, 2))
+    adata = ad.AnnData(np.zeros((200, 1), dtype=np.float32))
+    adata.obsm["X_vae"] = Z
+    adata.obs["label"] = pd.Categorical([f"g{v}" for v in y])
+    tl.select_tune(adata, fraction=0.2, rng=0)
+    tl.tune_eps(adata, min_samples=5)
+    from sklearn.metrics import v_measure_score
+
+    assert v_measure_score(y, adata.obs["cluster"]) >= 0.95
+    assert len(set(adata.obs["cluster"]) - {-1}) == 4
+    held = ~adata.obs["is_tune"].to_numpy()
+    assert tl.score(adata, held)["v_measure"] >= 0.95
+
+
+def test_preprocess_keeps_every_sample_and_flags_empty_ones():
+    X = np.array([[100.0, 200.0], [np.nan, np.nan], [50.0, 400.0]])
+    adata = ad.AnnData(X, obs=pd.DataFrame(index=["a", "b", "c"]),
+                       var=pd.DataFrame(index=["P1", "P2"]))
+    out = pp.preprocess(adata)
+    assert list(out.obs_names) == ["a", "b", "c"]
+    assert out.obs["excluded"].tolist() == [False, True, False]
+    assert "no observed value" in out.obs.loc["b", "excluded_reason"]
+    assert out.uns["preprocess"]["n_samples_excluded"] == 1
+    assert np.isnan(out.layers["intensity"][1]).all()
+
+
+def test_demo_command_runs_on_the_bundled_data(tmp_path):
+    out = tmp_path / "demo"
+    res = _run_cli(["demo", "--out", str(out), "--epochs", "3", "--n-eps", "20"])
+    labels = pd.read_csv(out / "labels.csv")
+    assert len(labels) == 210
+    assert labels["label"].notna().sum() == 197  # 13 samples have no site
+    info = json.loads((out / "run.json").read_text())
+    assert info["metrics"]["heldout"]["n_samples"] > 100
+    assert "heldout" in res.output
