@@ -144,7 +144,7 @@ class ExcelTable(Table):
             with warnings.catch_warnings():
                 # openpyxl complains about workbook extensions it does not use; not our business.
                 warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
-                with pd.ExcelFile(path) as book:
+                with pd.ExcelFile(path, engine=_excel_engine(path)) as book:
                     names = book.sheet_names
                     chosen = names[0] if sheet is None else sheet
                     raw = book.parse(chosen, header=None, dtype=object, na_filter=False)
@@ -174,6 +174,17 @@ class ExcelTable(Table):
         out = self._body.iloc[:, [self.position(c) for c in columns]].copy()
         out.columns = list(columns)
         return out
+
+
+def _excel_engine(path: str) -> str | None:
+    """Use python-calamine when installed (about 10x faster than openpyxl), else pandas' pick."""
+    if _suffix(path) in (".xlsx", ".xlsm"):
+        try:
+            import python_calamine  # noqa: F401
+        except ImportError:
+            return None
+        return "calamine"
+    return None
 
 
 class TextTable(Table):

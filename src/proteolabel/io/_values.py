@@ -143,7 +143,13 @@ def parse_numeric(
         return _finish(out, None, column, ctx, zero_is_missing, allow_negative, row_offset)
 
     raw = values.to_numpy(dtype=object)
-    out = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    try:  # Python's float(): correctly rounded, so written numbers read back bit for bit
+        out = raw.astype(np.float64)
+    except (ValueError, TypeError):
+        out = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        ok = ~np.isnan(out)
+        if ok.any():  # pandas' own parser may be off by one unit in the last place
+            out[ok] = raw[ok].astype(np.float64)
     failed = np.flatnonzero(np.isnan(out))
     comma_rows: list[int] = []
     for i in failed:
