@@ -17,6 +17,14 @@ from sklearn.utils.validation import check_is_fitted, check_non_negative, valida
 
 from proteolabel._utils import seed_from_random_state
 from proteolabel.nn import TrainingHistory, VAEModule, train_vae
+from proteolabel.nn._blas import use_numpy_blas
+
+#: What ``matmul="auto"`` means on the CPU (decided by benchmarks/bench_training.py).
+AUTO_CPU_MATMUL = "torch"
+
+
+def _matmul_backend(matmul: str) -> str:
+    return AUTO_CPU_MATMUL if matmul == "auto" else matmul
 
 _CONFIG = "vae_config.json"
 _WEIGHTS = "vae_weights.pt"
@@ -90,7 +98,13 @@ class VAEEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     device
         ``"auto"`` (a CUDA GPU when present, else the CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
     precision
-        ``"float32"``, or ``"bfloat16"`` to run the matrix products in bfloat16 (autocast).
+        ``"float32"``, or ``"bfloat16"`` to run the matrix products in bfloat16 (autocast). On
+        the CPUs measured so far bfloat16 was far slower than float32; it is for GPUs.
+    matmul
+        Who computes the CPU matrix products: ``"torch"`` (PyTorch's BLAS), ``"numpy"`` (NumPy's
+        BLAS through a custom autograd function; the same numbers up to rounding) or ``"auto"``
+        (the one ``benchmarks/bench_training.py`` found faster on the project's machines). GPUs
+        always use PyTorch.
     random_state
         Seed for the weight initialisation, the shuffling, the sampling noise and the validation
         split. The same seed gives the same latent on the same machine, library versions and
@@ -127,6 +141,7 @@ class VAEEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         "early_stopping_patience": [Interval(Integral, 1, None, closed="left"), None],
         "device": [str, torch.device],
         "precision": [StrOptions({"float32", "bfloat16"})],
+        "matmul": [StrOptions({"auto", "torch", "numpy"})],
         "random_state": ["random_state"],
         "verbose": ["boolean"],
     }
@@ -145,6 +160,7 @@ class VAEEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         early_stopping_patience: int | None = None,
         device: str = "auto",
         precision: str = "float32",
+        matmul: str = "auto",
         random_state: int | np.random.RandomState | None = None,
         verbose: bool = False,
     ):
@@ -160,6 +176,7 @@ class VAEEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self.early_stopping_patience = early_stopping_patience
         self.device = device
         self.precision = precision
+        self.matmul = matmul
         self.random_state = random_state
         self.verbose = verbose
 
@@ -197,6 +214,8 @@ class VAEEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         gen_cpu = torch.Generator().manual_seed(self.seed_)
         module = self._build(X.shape[1], gen_cpu)
         module.to(device)
+        if device.type == "cpu" and self.precision == "float32" and _matmul_backend(self.matmul) == "numpy":
+            use_numpy_blas(module)
         gen = gen_cpu if device.type == "cpu" else torch.Generator(device).manual_seed(self.seed_)
 
         rng = np.random.default_rng(self.seed_)
@@ -229,6 +248,7 @@ class VAEEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                 progress=self.verbose,
             )
         finally:
+            use_numpy_blas(module, enable=False)
             module.to("cpu")
         self._set_history(hist)
         return self
