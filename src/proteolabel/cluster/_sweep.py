@@ -27,11 +27,10 @@ from numbers import Integral
 import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
-from scipy.spatial import cKDTree
 from sklearn.cluster import DBSCAN
 from sklearn.utils import check_array
 
-from proteolabel.cluster._mst import mutual_reachability_mst
+from proteolabel.cluster._mst import build_density_graph
 
 #: Spacings :func:`eps_grid` knows.
 SPACINGS = ("geometric", "linear")
@@ -77,30 +76,27 @@ class DBSCANPath:
         X = check_array(X, dtype=np.float64, ensure_min_samples=1)
         self.min_samples = _check_min_samples(min_samples)
         self.n_samples_ = n = X.shape[0]
-        k = min(self.min_samples, n)
-        tree = cKDTree(X)
-        dist, idx = tree.query(X, k=k)
-        dist = dist.reshape(n, k)
-        idx = idx.reshape(n, k).astype(np.int64)
-        if self.min_samples > n:
-            lam = np.full(n, np.inf)
-        else:
-            lam = dist[:, -1].copy()
-        self.core_distances_ = lam
+        g = build_density_graph(X, self.min_samples)
+        # Internally everything lives in the graph's spatially coherent order ("positions").
+        perm = g.perm
+        inv = np.empty(n, dtype=np.int64)
+        inv[perm] = np.arange(n)
+        self._perm, self._inv = perm, inv
+        lam = g.core_distances
         # Border assignment: the neighbour q minimising max(lambda(q), d(p, q)).
-        reach = np.maximum(lam[idx], dist)
+        reach = np.maximum(lam[g.knn_idx], g.knn_dist)
         j = np.argmin(reach, axis=1)
         rows = np.arange(n)
-        self.border_reach_ = reach[rows, j]
-        self.border_to_ = idx[rows, j]
-        if np.isfinite(lam).any():
-            u, v, w = mutual_reachability_mst(X, lam, idx, dist)
-        else:
-            u = v = np.empty(0, np.int64)
-            w = np.empty(0, np.float64)
-        order = np.argsort(w, kind="stable")
-        self.mst_ = (u[order], v[order], w[order])
-        self.merge_eps_ = float(w.max()) if w.size else float("nan")
+        self._lam, self._reach, self._bto = lam, reach[rows, j], g.knn_idx[rows, j]
+        order = np.argsort(g.w, kind="stable")
+        self._mst = (g.u[order], g.v[order], g.w[order])
+        self.core_distances_ = lam[inv]
+        self.border_reach_ = self._reach[inv]
+        self.border_to_ = perm[self._bto[inv]]
+        self.mst_ = (perm[self._mst[0]], perm[self._mst[1]], self._mst[2])
+        self.merge_eps_ = float(g.w.max()) if g.w.size else float("nan")
+        if n == 1 and np.isfinite(lam[0]):
+            self.merge_eps_ = float(lam[0])
 
     # ------------------------------------------------------------------ grid
     def eps_range(self) -> tuple[float, float]:
@@ -172,42 +168,47 @@ class DBSCANPath:
 
     def _labels_increasing(self, eps_sorted: np.ndarray) -> Iterator[np.ndarray]:
         n = self.n_samples_
-        u, v, w = self.mst_
-        lam = self.core_distances_
-        comp = np.arange(n, dtype=np.int64)
+        u, v, w = self._mst
+        lam, reach, bto = self._lam, self._reach, self._bto
+        comp = np.arange(n, dtype=np.int64)  # a representative position per component
+        # Each representative carries the lowest sample index of its component (components
+        # of two or more points hold core points only), so clusters can be numbered by their
+        # lowest-index core point, as scikit-learn numbers them.
+        key = self._perm
         remap = np.arange(n, dtype=np.int64)
-        first = np.full(n, n, dtype=np.int64)
-        is_first = np.zeros(n, dtype=bool)
+        mark = np.zeros(n, dtype=bool)
+        root_id = np.zeros(n, dtype=np.int32)
         pos = 0
         for e in eps_sorted:
             end = int(np.searchsorted(w, e, side="right"))
             if end > pos:
+                # Merge the components joined by the tree edges that just became light enough.
                 cu, cv = comp[u[pos:end]], comp[v[pos:end]]
                 nodes, inv = np.unique(np.concatenate([cu, cv]), return_inverse=True)
                 m, ne = nodes.size, end - pos
                 g = coo_matrix((np.ones(ne), (inv[:ne], inv[ne:])), shape=(m, m))
-                _, cl = connected_components(g, directed=False)
-                rep = np.full(int(cl.max()) + 1, n, dtype=np.int64)
-                np.minimum.at(rep, cl, nodes)
+                n_cl, cl = connected_components(g, directed=False)
+                kmin = np.full(n_cl, np.iinfo(np.int64).max)
+                np.minimum.at(kmin, cl, key[nodes])
+                is_rep = key[nodes] == kmin[cl]
+                rep = np.empty(n_cl, dtype=np.int64)
+                rep[cl[is_rep]] = nodes[is_rep]
                 remap[nodes] = rep[cl]
                 comp = remap[comp]
                 remap[nodes] = nodes
                 pos = end
-            core_idx = np.flatnonzero(lam <= e)
             lab = np.full(n, -1, dtype=np.int32)
-            if core_idx.size:
-                roots = comp[core_idx]
-                # Number clusters by their lowest-index core point, as scikit-learn does.
-                np.minimum.at(first, roots, core_idx)
-                firsts = first[roots]
-                is_first[firsts] = True
-                ids = np.cumsum(is_first, dtype=np.int64) - 1
-                lab[core_idx] = ids[firsts]
-                is_first[firsts] = False
-                first[roots] = n
-                border = np.flatnonzero((lam > e) & (self.border_reach_ <= e))
-                lab[border] = lab[self.border_to_[border]]
-            yield lab
+            core = np.flatnonzero(lam <= e)
+            if core.size:
+                roots = comp[core]
+                mark[roots] = True
+                R = np.flatnonzero(mark)
+                mark[R] = False
+                root_id[R[np.argsort(key[R])]] = np.arange(R.size, dtype=np.int32)
+                lab[core] = root_id[roots]
+                border = np.flatnonzero((reach <= e) & (lam > e))
+                lab[border] = lab[bto[border]]
+            yield lab[self._inv]
 
 
 def eps_grid(X, min_samples: int = 10, n_eps: int = 100, spacing: str = "geometric"):
