@@ -78,7 +78,8 @@ class LongAccumulator:
     ``mode="sum"`` sums the values present in each cell (an all-missing cell stays missing,
     like ``sum(min_count=1)``); ``mode="max"`` keeps the largest value present, for a
     protein-level quantity repeated on every precursor row (DIA-NN ``PG.MaxLFQ``). Both count
-    the values present per cell. Memory grows with the number of cells, not of rows.
+    the values present per cell. State is a few dense samples x proteins arrays that grow as
+    new names appear, so memory depends on the number of cells, never on the number of rows.
     """
 
     def __init__(self, mode: str = "sum") -> None:
@@ -87,8 +88,9 @@ class LongAccumulator:
         self.mode = mode
         self.samples: dict[str, int] = {}
         self.proteins: dict[str, int] = {}
-        self._parts: list[pd.DataFrame] = []
-        self._rows_in_parts = 0
+        self._value = np.zeros((0, 0))
+        self._count = np.zeros((0, 0), dtype=np.int32)
+        self._differs = np.zeros((0, 0), dtype=bool)
         self.n_rows = 0
 
     @staticmethod
@@ -102,25 +104,51 @@ class LongAccumulator:
             out[i] = code
         return out
 
+    def _grow(self) -> None:
+        need_s, need_p = len(self.samples), len(self.proteins)
+        cap_s, cap_p = self._value.shape
+        if need_s <= cap_s and need_p <= cap_p:
+            return
+        new_s = max(need_s, cap_s * 2 if need_s > cap_s else cap_s)
+        new_p = max(need_p, cap_p * 2 if need_p > cap_p else cap_p)
+        fill = 0.0 if self.mode == "sum" else -np.inf
+        value = np.full((new_s, new_p), fill)
+        value[:cap_s, :cap_p] = self._value
+        count = np.zeros((new_s, new_p), dtype=np.int32)
+        count[:cap_s, :cap_p] = self._count
+        differs = np.zeros((new_s, new_p), dtype=bool)
+        differs[:cap_s, :cap_p] = self._differs
+        self._value, self._count, self._differs = value, count, differs
+
     def add_codes(self, sample_labels, sample_codes, protein_labels, protein_codes, values):
         """Add rows given as codes into small label arrays (as from ``pd.factorize``)."""
         s = self._global(sample_labels, self.samples)[np.asarray(sample_codes)]
         p = self._global(protein_labels, self.proteins)[np.asarray(protein_codes)]
+        self._grow()
         values = np.asarray(values, dtype=np.float64)
-        key = s * (1 << 31) + p
-        frame = pd.DataFrame({"k": key, "v": values})
-        grouped = frame.groupby("k", sort=False)["v"]
-        part = pd.DataFrame({
-            "sum": grouped.sum(),
-            "count": grouped.count(),
-            "max": grouped.max(),
-            "min": grouped.min(),
-        })
-        self._parts.append(part)
-        self._rows_in_parts += len(part)
         self.n_rows += len(values)
-        if len(self._parts) > 8 and self._rows_in_parts > 4 * max(1, len(part)):
-            self._consolidate()
+        present = ~np.isnan(values)
+        width = self._value.shape[1]
+        flat = (s * width + p)[present]
+        values = values[present]
+        if flat.size == 0:
+            return
+        size = self._value.size
+        count_view = self._count.reshape(-1)
+        count_view += np.bincount(flat, minlength=size).astype(np.int32)
+        if self.mode == "sum":
+            self._value.reshape(-1)[:] += np.bincount(flat, weights=values, minlength=size)
+        else:
+            view = self._value.reshape(-1)
+            before = view[flat]
+            np.maximum.at(view, flat, values)
+            lowest = np.full(size, np.inf)
+            np.minimum.at(lowest, flat, values)
+            seen = np.isfinite(before)
+            self._differs.reshape(-1)[flat] |= (
+                ~np.isclose(lowest[flat], view[flat], rtol=1e-6, atol=0)
+                | (seen & ~np.isclose(before, view[flat], rtol=1e-6, atol=0))
+            )
 
     def add(self, samples, proteins, values) -> None:
         """Add rows given as label arrays."""
@@ -128,41 +156,19 @@ class LongAccumulator:
         p_codes, p_labels = pd.factorize(np.asarray(proteins, dtype=object))
         self.add_codes(list(s_labels), s_codes, list(p_labels), p_codes, values)
 
-    def _consolidate(self) -> None:
-        if len(self._parts) <= 1:
-            return
-        both = pd.concat(self._parts)
-        g = both.groupby(level=0, sort=False)
-        merged = pd.DataFrame({
-            "sum": g["sum"].sum(), "count": g["count"].sum(),
-            "max": g["max"].max(), "min": g["min"].min(),
-        })
-        self._parts = [merged]
-        self._rows_in_parts = len(merged)
-
     def result(self, ctx: ReadContext | None = None, quantity: str = "value"):
         """Return ``(matrix, n_values, sample_names, protein_names)``."""
-        self._consolidate()
+        self._grow()
         n_s, n_p = len(self.samples), len(self.proteins)
-        matrix = np.full((n_s, n_p), np.nan)
-        counts = np.zeros((n_s, n_p), dtype=np.int32)
-        if self._parts:
-            part = self._parts[0]
-            keys = part.index.to_numpy(dtype=np.int64)
-            s, p = keys >> 31, keys & ((1 << 31) - 1)
-            n = part["count"].to_numpy(dtype=np.int64)
-            vals = part["sum" if self.mode == "sum" else "max"].to_numpy(dtype=np.float64)
-            present = n > 0
-            matrix[s[present], p[present]] = vals[present]
-            counts[s, p] = n
-            if self.mode == "max" and ctx is not None:
-                hi, lo = part["max"].to_numpy(), part["min"].to_numpy()
-                differ = present & ~np.isclose(hi, lo, rtol=1e-6, atol=0)
-                if differ.any():
-                    ctx.note(
-                        f"{quantity} differed between rows of the same sample and protein in "
-                        f"{int(differ.sum())} cells; the largest value was kept"
-                    )
+        counts = np.ascontiguousarray(self._count[:n_s, :n_p])
+        matrix = np.where(counts > 0, self._value[:n_s, :n_p], np.nan)
+        if self.mode == "max" and ctx is not None:
+            differ = self._differs[:n_s, :n_p] & (counts > 0)
+            if differ.any():
+                ctx.note(
+                    f"{quantity} differed between rows of the same sample and protein in "
+                    f"{int(differ.sum())} cells; the largest value was kept"
+                )
         return matrix, counts, list(self.samples), list(self.proteins)
 
 

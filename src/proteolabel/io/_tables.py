@@ -122,9 +122,31 @@ class ParquetTable(Table):
         return table.to_pandas()[list(columns)]
 
     def iter_arrow(self, columns: Sequence[str], batch_rows: int = DEFAULT_BATCH_ROWS):
-        """Yield pyarrow record batches of ``columns`` (for memory-bounded aggregation)."""
+        """Yield pyarrow record batches of ``columns`` (for memory-bounded aggregation).
+
+        Text columns come dictionary-encoded (codes plus the distinct values), which keeps a
+        batch of run and protein names small.
+        """
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
         self.require_unique(columns)
-        yield from self._file.iter_batches(batch_size=batch_rows, columns=list(columns))
+        schema = self._file.schema_arrow
+        text = [c for c in columns
+                if pa.types.is_string(schema.field(c).type)
+                or pa.types.is_large_string(schema.field(c).type)]
+        source = pq.ParquetFile(self.path, read_dictionary=text) if text else self._file
+        meta = source.metadata
+        for group in range(meta.num_row_groups):
+            # one row group at a time: pyarrow's iter_batches over a whole file keeps what it
+            # has decoded, so its memory grows with the file
+            if meta.row_group(group).num_rows <= 2 * batch_rows:
+                table = source.read_row_group(group, columns=list(columns))
+                yield from table.to_batches(max_chunksize=batch_rows)
+                del table
+            else:
+                yield from source.iter_batches(batch_size=batch_rows, row_groups=[group],
+                                               columns=list(columns))
 
     def iter_batches(self, columns, ctx=None, *, value_columns=(), batch_rows=DEFAULT_BATCH_ROWS):
         offset = 0
