@@ -193,3 +193,41 @@ def test_generic_long_named_columns(tmp_path):
     with pytest.raises(ValueError, match="value_column"):
         read(tmp_path / "long.csv", format="generic_long", sample_column="who",
              protein_column="prot")
+
+
+def test_diann_pr_matrix_summed(tmp_path):
+    frame = pd.DataFrame({
+        "Protein.Group": ["P12345", "P12345", "Q99999;Q88888"],
+        "Genes": ["A", "A", "B"],
+        "Precursor.Id": ["AAK2", "CCK3", "DDR2"],
+        "D:\\x\\r1.raw": [100.0, 50.0, np.nan],
+        "D:\\x\\r2.raw": [np.nan, 70.0, 0.0],
+    })
+    frame.to_csv(tmp_path / "report.pr_matrix.tsv", sep="\t", index=False)
+    adata = read(tmp_path / "report.pr_matrix.tsv")
+    assert adata.uns[UNS_READ]["format"] == "diann_pr"
+    assert list(adata.obs_names) == ["r1", "r2"]
+    np.testing.assert_array_equal(adata.X, [[150.0], [70.0]])
+    np.testing.assert_array_equal(adata.layers[LAYER_N_VALUES], [[2], [1]])
+    assert adata.uns[UNS_READ]["dropped_proteins"]["no_values"] == ["Q99999;Q88888"]
+
+
+def test_maxquant_peptides_txt(tmp_path):
+    frame = pd.DataFrame({
+        "Sequence": ["AAAK", "CCCR", "DDDK", "EEEK"],
+        "Proteins": ["P12345", "P12345;P67890", "CON__P02768", "REV__P11111"],
+        "Leading razor protein": ["P12345", "P12345", "CON__P02768", "REV__P11111"],
+        "Intensity": [3.0, 3.0, 3.0, 3.0],
+        "Intensity S1": [1000.0, 0.0, 5.0, 7.0],
+        "Intensity S2": [2000.0, 300.0, 5.0, 7.0],
+        "Reverse": ["", "", "", "+"],
+        "Potential contaminant": ["", "", "+", ""],
+    })
+    frame.to_csv(tmp_path / "peptides.txt", sep="\t", index=False)
+    adata = read(tmp_path / "peptides.txt")
+    info = adata.uns[UNS_READ]
+    assert info["format"] == "maxquant_evidence"
+    assert list(adata.obs_names) == ["S1", "S2"] and list(adata.var_names) == ["P12345"]
+    np.testing.assert_array_equal(adata.X, [[1000.0], [2300.0]])
+    np.testing.assert_array_equal(adata.layers[LAYER_N_VALUES], [[1], [2]])
+    assert info["dropped"]["rows_decoy"] == 1 and info["dropped"]["rows_contaminant"] == 1

@@ -43,6 +43,12 @@ def _sniff_pg(name: str, columns: Sequence[str]) -> float:
     return 0.5
 
 
+def _sniff_pr(name: str, columns: Sequence[str]) -> float:
+    if find_column(columns, "Protein.Group") is None or find_column(columns, "Run", "File.Name"):
+        return 0.0
+    return 0.96 if find_column(columns, "Precursor.Id") is not None else 0.0
+
+
 def _sniff_report(name: str, columns: Sequence[str]) -> float:
     if find_column(columns, "Protein.Group") is None:
         return 0.0
@@ -98,6 +104,57 @@ def read_diann_pg(
         ctx, matrix.T, samples, frame[key].astype(str).str.strip().tolist(),
         var=frame[var_cols], keep=keep, sample_origins=runs,
     )
+
+
+@register_reader(
+    "diann_pr",
+    sniff=_sniff_pr,
+    description="DIA-NN report.pr_matrix.tsv (precursors x runs), summed per protein group",
+)
+def read_diann_pr(
+    table: Table,
+    ctx: ReadContext,
+    *,
+    keep_decoys: bool = False,
+    keep_contaminants: bool = False,
+) -> ad.AnnData:
+    """Read a DIA-NN precursor matrix and sum the precursors of each protein group per run.
+
+    Parameters
+    ----------
+    table
+        The opened file.
+    ctx
+        The read record.
+    keep_decoys, keep_contaminants
+        Keep protein groups with a decoy/contaminant id prefix.
+
+    Returns
+    -------
+    anndata.AnnData
+        See :func:`proteolabel.io.read`; ``layers["n_values"]`` counts the precursors summed.
+
+    """
+    key = find_column(table.columns, "Protein.Group")
+    annotations = PG_MATRIX_ANNOTATIONS | {canonical(c) for c in (
+        "Stripped.Sequence", "Modified.Sequence", "Precursor.Charge", "Precursor.Id",
+        "Proteotypic", "Protein.Q.Value",
+    )}
+    runs = [c for c in table.columns if canonical(c) not in annotations]
+    if not runs:
+        raise ctx.error(f"no run columns besides the annotations; columns are {table.columns}")
+    frame = table.read([key, *runs], ctx, value_columns=runs)
+    ctx.quantity = "pr_matrix precursor quantities (summed per protein group)"
+    acc = LongAccumulator("sum")
+    proteins = frame[key].astype(str).str.strip().to_numpy()
+    for col in runs:
+        values = parse_numeric(frame[col], col, ctx)
+        acc.add(np.full(len(values), normalize_sample_name(col), dtype=object), proteins, values)
+    matrix, counts, samples, names = acc.result(ctx)
+    keep = [r for r, k in (("decoy", keep_decoys), ("contaminant", keep_contaminants)) if k]
+    origins = runs if len(runs) == len(samples) else None
+    return build_anndata(ctx, matrix, samples, names, n_values=counts, keep=keep,
+                         sample_origins=origins)
 
 
 def _resolve_quantity(table: Table, ctx: ReadContext, quantity: str | None) -> tuple[str, str]:
