@@ -231,3 +231,29 @@ def test_maxquant_peptides_txt(tmp_path):
     np.testing.assert_array_equal(adata.X, [[1000.0], [2300.0]])
     np.testing.assert_array_equal(adata.layers[LAYER_N_VALUES], [[1], [2]])
     assert info["dropped"]["rows_decoy"] == 1 and info["dropped"]["rows_contaminant"] == 1
+
+
+def test_accumulator_batches_sum_and_max():
+    from proteolabel.io._build import LongAccumulator
+    from proteolabel.io._values import ReadContext
+
+    s = np.array(["a", "a", "b", "b", "a", "c"], dtype=object)
+    p = np.array(["x", "x", "x", "y", "y", "y"], dtype=object)
+    v = np.array([1.0, 2.0, np.nan, 5.0, np.nan, np.nan])
+    whole = LongAccumulator("sum")
+    whole.add(s, p, v)
+    parts = LongAccumulator("sum")
+    for i in range(0, 6, 2):
+        parts.add(s[i:i + 2], p[i:i + 2], v[i:i + 2])
+    for acc in (whole, parts):
+        matrix, counts, samples, proteins = acc.result()
+        assert samples == ["a", "b", "c"] and proteins == ["x", "y"]
+        np.testing.assert_array_equal(matrix, [[3.0, np.nan], [np.nan, 5.0], [np.nan, np.nan]])
+        np.testing.assert_array_equal(counts, [[2, 0], [0, 1], [0, 0]])
+    top = LongAccumulator("max")
+    top.add(s[:2], p[:2], [7.0, 7.0])
+    top.add(s[:2], p[:2], [7.0, 9.0])
+    ctx = ReadContext("x")
+    matrix, counts, _, _ = top.result(ctx, "PG.MaxLFQ")
+    assert matrix[0, 0] == 9.0 and counts[0, 0] == 4
+    assert any("differed" in m for m in ctx.messages)

@@ -133,22 +133,23 @@ class LongAccumulator:
         values = values[present]
         if flat.size == 0:
             return
-        size = self._value.size
-        count_view = self._count.reshape(-1)
-        count_view += np.bincount(flat, minlength=size).astype(np.int32)
+        # ufunc.at works in place on the flat cells touched: no temporary as large as the matrix
+        np.add.at(self._count.reshape(-1), flat, 1)
         if self.mode == "sum":
-            self._value.reshape(-1)[:] += np.bincount(flat, weights=values, minlength=size)
-        else:
-            view = self._value.reshape(-1)
-            before = view[flat]
-            np.maximum.at(view, flat, values)
-            lowest = np.full(size, np.inf)
-            np.minimum.at(lowest, flat, values)
-            seen = np.isfinite(before)
-            self._differs.reshape(-1)[flat] |= (
-                ~np.isclose(lowest[flat], view[flat], rtol=1e-6, atol=0)
-                | (seen & ~np.isclose(before, view[flat], rtol=1e-6, atol=0))
-            )
+            np.add.at(self._value.reshape(-1), flat, values)
+            return
+        cells, inverse = np.unique(flat, return_inverse=True)
+        high = np.full(cells.size, -np.inf)
+        low = np.full(cells.size, np.inf)
+        np.maximum.at(high, inverse, values)
+        np.minimum.at(low, inverse, values)
+        view = self._value.reshape(-1)
+        before = view[cells]
+        seen = np.isfinite(before)
+        differs = ~np.isclose(low, high, rtol=1e-6, atol=0)
+        differs |= seen & ~np.isclose(before, high, rtol=1e-6, atol=0)
+        view[cells] = np.maximum(before, high)
+        self._differs.reshape(-1)[cells] |= differs
 
     def add(self, samples, proteins, values) -> None:
         """Add rows given as label arrays."""
@@ -162,6 +163,7 @@ class LongAccumulator:
         n_s, n_p = len(self.samples), len(self.proteins)
         counts = np.ascontiguousarray(self._count[:n_s, :n_p])
         matrix = np.where(counts > 0, self._value[:n_s, :n_p], np.nan)
+        self._value = self._value[:0, :0]  # release the working copy
         if self.mode == "max" and ctx is not None:
             differ = self._differs[:n_s, :n_p] & (counts > 0)
             if differ.any():

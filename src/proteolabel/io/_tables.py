@@ -281,7 +281,8 @@ class TextTable(Table):
         # a header that itself ends with an empty name: a trailing delimiter everywhere
         while header and header[-1] == "" and len(header) > 1:
             header.pop()
-            self._trailing_header = True
+        # other empty names (a row-index column written by pandas or R) get pandas' name
+        header = [h or f"Unnamed: {i}" for i, h in enumerate(header)]
         return header, width, short, long_empty
 
     # -- row checks ----------------------------------------------------------------------------
