@@ -3,6 +3,7 @@
 Nothing here imports torch or anndata or reads files: it works on arrays.
 """
 
+from proteolabel.cluster._compare import CLUSTERERS, ClustererSpec, Comparison, compare_clusterers
 from proteolabel.cluster._eps_search import (
     DegenerateTuneWarning,
     EpsSearch,
@@ -14,11 +15,15 @@ from proteolabel.cluster._scores import labelled_mask, score_partition
 from proteolabel.cluster._sweep import DBSCANPath, dbscan_sweep, eps_grid
 
 __all__ = [
+    "CLUSTERERS",
+    "ClustererSpec",
+    "Comparison",
     "DBSCANPath",
     "DegenerateTuneWarning",
     "EpsSearch",
     "NoTuneSamplesWarning",
     "choose_index",
+    "compare_clusterers",
     "dbscan_sweep",
     "eps_grid",
     "knee_eps",

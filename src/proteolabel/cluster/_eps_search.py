@@ -9,12 +9,17 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClusterMixin, _fit_context
-from sklearn.metrics import adjusted_rand_score
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_consistent_length, validate_data
 
-from proteolabel.cluster._scores import NOISE_MODES, SCORE_NAMES, encode_labels, score_partition
+from proteolabel.cluster._scores import (
+    NOISE_MODES,
+    SCORE_NAMES,
+    encode_labels,
+    fast_ari,
+    score_partition,
+)
 from proteolabel.cluster._sweep import SPACINGS, DBSCANPath
 
 #: Tie rules for the eps of maximum V-measure; see :class:`EpsSearch`.
@@ -80,10 +85,6 @@ def knee_eps(core_distances: np.ndarray) -> float:
     return float(lam[int(np.argmax(x - y))])
 
 
-def _ari(a: np.ndarray, b: np.ndarray) -> float:
-    return float(adjusted_rand_score(a, b))
-
-
 class EpsSearch(ClusterMixin, BaseEstimator):
     """DBSCAN with eps chosen by maximum V-measure on tune samples.
 
@@ -140,14 +141,14 @@ class EpsSearch(ClusterMixin, BaseEstimator):
     sweep_ : pandas.DataFrame
         One row per eps: ``eps``, ``n_clusters`` and ``n_noise`` (all samples),
         ``n_clusters_tune`` and ``n_noise_tune`` (among tune samples), ``homogeneity``,
-        ``completeness``, ``v_measure``, ``ari``, ``ami`` (NaN where undefined), ``defined``
+        ``completeness``, ``v_measure``, ``ari`` (NaN where undefined), ``defined``
         (the scores are defined: at least two classes and two non-noise clusters among the tune
         samples) and ``stability`` (mean ARI between the labels at this eps and at its
         neighbouring grid eps, all samples or a subsample of 20,000; noise counted as one
         label).
     scores_ : dict
-        The row of ``sweep_`` at the chosen eps, as a dict, plus ``n_tune`` (tune samples) and
-        ``supervised``.
+        The row of ``sweep_`` at the chosen eps, as a dict, plus ``ami`` (adjusted mutual
+        information on the tune samples), ``n_tune`` (tune samples) and ``supervised``.
     supervised_ : bool
         Whether eps was chosen on tune samples (False: by ``unsupervised_rule``).
     core_sample_indices_ : ndarray of shape (n_core,)
@@ -274,15 +275,15 @@ class EpsSearch(ClusterMixin, BaseEstimator):
                 "n_clusters": int(lab.max()) + 1,
                 "n_noise": int(np.count_nonzero(lab < 0)),
             }
-            s = score_partition(codes[tune], lab[tune], noise=self.noise)
+            s = score_partition(codes[tune], lab[tune], noise=self.noise, ami=False)
             row["n_clusters_tune"] = s["n_clusters"]
             row["n_noise_tune"] = s["n_noise"]
-            row.update({name: s[name] for name in SCORE_NAMES})
+            row.update({name: s[name] for name in SCORE_NAMES if name != "ami"})
             row["defined"] = s["defined"]
             rows.append(row)
             cur = lab if sub is None else lab[sub]
             if prev is not None:
-                ari_prev[i] = _ari(prev, cur)
+                ari_prev[i] = fast_ari(prev, cur)
             prev = cur
         sweep = pd.DataFrame(rows)
         # stability: mean ARI with the labels at the neighbouring grid eps
@@ -329,6 +330,12 @@ class EpsSearch(ClusterMixin, BaseEstimator):
             k: (bool(v) if k == "defined" else v.item() if hasattr(v, "item") else v)
             for k, v in scores.items()
         }
+        # AMI is slow, so it is computed at the chosen eps only.
+        scores["ami"] = (
+            score_partition(codes[tune], self.labels_[tune], noise=self.noise)["ami"]
+            if n_tune
+            else float("nan")
+        )
         scores.update(n_tune=n_tune, supervised=bool(supervised))
         self.scores_ = scores
         return self

@@ -34,6 +34,7 @@ from proteolabel.cluster._mst import build_density_graph
 
 #: Spacings :func:`eps_grid` knows.
 SPACINGS = ("geometric", "linear")
+_NUDGE = 1 + 1e-9
 
 
 def _check_min_samples(min_samples: int) -> int:
@@ -63,8 +64,8 @@ class DBSCANPath:
         Edges of a minimum spanning tree of the mutual-reachability graph, sorted by weight.
         Empty when no point can be core.
     merge_eps_ : float
-        Smallest eps at which DBSCAN puts every sample into one cluster (the largest MST
-        weight); ``nan`` when no point can be core.
+        Smallest eps at which every sample is a core point of one single cluster (the largest
+        MST weight); ``nan`` when no point can be core.
     border_reach_, border_to_ : ndarray of shape (n_samples,)
         For each sample, the smallest ``max(lambda(q), d(p, q))`` over its nearest neighbours
         and the neighbour ``q`` that attains it: a non-core sample is a border point of ``q``'s
@@ -100,7 +101,7 @@ class DBSCANPath:
 
     # ------------------------------------------------------------------ grid
     def eps_range(self) -> tuple[float, float]:
-        """Smallest eps with a core point and the eps at which everything is one cluster.
+        """Smallest eps with a core point, and smallest eps with all samples core in one cluster.
 
         Raises
         ------
@@ -123,6 +124,9 @@ class DBSCANPath:
         if spacing not in SPACINGS:
             raise ValueError(f"spacing must be one of {SPACINGS}, got {spacing!r}")
         lo, hi = self.eps_range()
+        # Both ends are distances between samples; nudged up by one part in 1e9 so that
+        # round-off (scikit-learn compares squared distances) cannot flip a sample at an end.
+        lo, hi = lo * _NUDGE, hi * _NUDGE
         if n_eps == 1 or hi <= lo:
             return np.array([hi])
         if spacing == "linear":
@@ -134,7 +138,7 @@ class DBSCANPath:
             # geometrically from the smallest positive event (core distance or MST weight).
             pos = np.concatenate([self.core_distances_, self.mst_[2]])
             pos = pos[np.isfinite(pos) & (pos > 0)]
-            lo2 = float(pos.min()) if pos.size else hi
+            lo2 = float(pos.min()) * _NUDGE if pos.size else hi
             grid = np.concatenate([[0.0], np.geomspace(lo2, hi, n_eps - 1)])
         grid[0], grid[-1] = lo, hi  # exact ends despite round-off
         return grid
@@ -215,9 +219,12 @@ def eps_grid(X, min_samples: int = 10, n_eps: int = 100, spacing: str = "geometr
     """Eps values for a DBSCAN sweep, derived from the data's own distance scale.
 
     The grid runs from the smallest core distance (the smallest eps at which any sample is a
-    core point, so below it everything is noise) to the smallest eps at which DBSCAN puts
-    every sample into one cluster (the largest edge of the mutual-reachability minimum
-    spanning tree; it never exceeds the data's diameter). Both ends are included.
+    core point, so below it everything is noise) to the smallest eps at which every sample is
+    a core point of one single cluster (the largest edge of the mutual-reachability minimum
+    spanning tree; it never exceeds the data's diameter, since every core distance and every
+    tree edge is a distance between two samples). Both ends are included, each raised by one
+    part in 10^9 so that round-off cannot flip the sample that defines it (scikit-learn
+    compares squared distances, which round differently at an exact tie).
 
     Parameters
     ----------
