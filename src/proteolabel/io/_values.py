@@ -19,6 +19,7 @@ MAX_LISTED_DROPPED = 50
 #: Key under which empty cells are counted in ``uns["read"]["missing_tokens"]``.
 BLANK_KEY = "blank"
 
+_THOUSANDS = re.compile(r"^[+-]?\d{1,3}([,.' ]\d{3})+([.,]\d+)?$")
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d*,\d+(?:[eE][+-]?\d+)?$")
 
 
@@ -171,6 +172,11 @@ def parse_numeric(
         try:
             out[i] = float(text)
         except ValueError:
+            if _THOUSANDS.match(text):
+                raise ctx.error(
+                    f"column {column!r} holds {text!r} (row {row_offset + i + 1}), a number "
+                    "written with thousands separators; export it without them."
+                ) from None
             raise ctx.error(
                 f"column {column!r} should hold numbers but row {row_offset + i + 1} holds "
                 f"{text!r}. Add it to missing_tokens if it means 'missing', or choose another "

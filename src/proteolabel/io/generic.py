@@ -14,6 +14,7 @@ from proteolabel.io._names import canonical, find_column, normalize_sample_name
 from proteolabel.io._registry import register_reader
 from proteolabel.io._tables import Table
 from proteolabel.io._values import (
+    _THOUSANDS,
     ReadContext,
     classify_columns,
     looks_numeric,
@@ -115,6 +116,9 @@ def _detect_layout(frame: pd.DataFrame, kinds: dict[str, str], id_column: str | 
 
 def _raise_mixed(frame: pd.DataFrame, col: str, ctx: ReadContext) -> None:
     _, _, bad = looks_numeric(frame[col], ctx.tokens)
+    if bad is not None and _THOUSANDS.match(bad):
+        raise ctx.error(f"column {col!r} holds {bad!r}, a number written with thousands "
+                        "separators; export the table without them.")
     raise ctx.error(
         f"column {col!r} is mostly numbers but holds the text {bad!r}. Add that text to "
         "missing_tokens if it means 'missing', fix the cell, or list the column in "
