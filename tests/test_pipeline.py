@@ -45,7 +45,7 @@ def test_cli_run_maxquant_with_label_file_writes_everything(tmp_path):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     labels = pd.read_csv(out / "labels.csv")
-    meta = pd.read_excel(NAFLD / "metadata.xlsx")
+    meta = pd.read_excel(NAFLD / "metadata.xlsx", engine="calamine")
     assert sorted(labels["sample"]) == sorted(meta["sample"])  # every input sample, once
     assert list(labels.columns[:5]) == ["sample", "cluster", "is_noise", "is_tune", "label"]
     assert (labels["is_noise"] == (labels["cluster"] == -1)).all()
