@@ -62,7 +62,8 @@ class UnlikeRule:
         ``distance_factor x eps`` from every core point of the training clusters. With 1 this is
         DBSCAN's own rule for noise; the default 2 leaves room for the spread of new batches.
     min_probability
-        ``classifier_unsure``: the classifier's highest class probability is below this.
+        ``classifier_unsure``: the classifier's highest class probability is below this (the
+        default 0.6 means, with two clusters, anything less clear than 60:40).
     min_coverage_factor
         ``low_protein_coverage``: the sample observes fewer of the model's proteins than this
         share of the fewest any training sample observed (a sample observing none is always
@@ -75,7 +76,7 @@ class UnlikeRule:
     """
 
     distance_factor: float = 2.0
-    min_probability: float = 0.5
+    min_probability: float = 0.6
     min_coverage_factor: float = 0.5
     max_outside_fraction: float = 0.5
 
