@@ -157,3 +157,21 @@ def test_demo_command_runs_on_the_bundled_data(tmp_path):
     info = json.loads((out / "run.json").read_text())
     assert info["metrics"]["heldout"]["n_samples"] > 100
     assert "heldout" in res.output
+
+
+def test_compare_command_on_a_run_folder(tmp_path):
+    out = tmp_path / "run"
+    _run_cli(["run", str(SKYLINE), "--label-column", "Condition", "--out", str(out),
+              "--epochs", "5", "--min-samples", "2", "--tune-fraction", "0.67"])
+    cmp_out = tmp_path / "cmp"
+    res = _run_cli(["compare", str(out), "--out", str(cmp_out), "--min-samples", "2",
+                    "--methods", "dbscan,kmeans,agglomerative"])
+    table = pd.read_csv(cmp_out / "compare.csv", index_col=0)
+    assert list(table.index) == ["dbscan", "kmeans", "agglomerative"]
+    assert {"tune_v_measure", "eval_v_measure", "silhouette", "n_clusters", "seconds"} <= set(table)
+    # the evaluation set never overlaps the tune set
+    labels = pd.read_csv(out / "labels.csv")
+    assert (table["tune_n"] == labels["is_tune"].sum()).all()
+    assert (table["eval_n"] == (~labels["is_tune"]).sum()).all()
+    assert (cmp_out / "compare.png").read_bytes()[:4] == b"\x89PNG"
+    assert "dbscan" in res.output

@@ -114,7 +114,8 @@ def _config(input, labels, out, opts, quiet, **extra):
 
     tf = opts.pop("tune_fraction")
     return RunConfig(
-        input=str(input), labels=None if labels is None else str(labels), out=str(out),
+        input=str(input), labels=None if labels is None else str(labels),
+        out=None if out is None else str(out),
         tune_fraction=1.0 if tf is None else tf, progress=not quiet, **opts, **extra,
     )
 
@@ -166,6 +167,72 @@ def demo_cmd(ctx, out, **opts):
                   label_column=datasets.DEMO_LABEL_COLUMN, format="generic", samples_in="rows")
     result = run(cfg)
     _report(result, Path(out))
+
+
+@main.command("compare")
+@click.argument("source", type=click.Path(exists=True))
+@click.option("--labels", "-l", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Label file, when SOURCE is an input file.")
+@click.option("--label-column", default=None, help="Label column (file or input annotation).")
+@click.option("--sample-column", default=None, help="Sample column of the label file.")
+@click.option("--format", "fmt", default="infer", show_default=True, help="Input format.")
+@click.option("--methods", default=None,
+              help="Comma-separated clusterers (default: all). See the docs of "
+                   "proteolabel.cluster.CLUSTERERS.")
+@_run_options
+@click.pass_context
+@_fail_clearly
+def compare_cmd(ctx, source, labels, label_column, sample_column, fmt, methods, out, **opts):
+    """Benchmark every clusterer on one latent: metrics table and panel figure.
+
+    SOURCE is either an output folder of `proteolabel run` (its latent and tune samples are
+    reused) or an input file (the VAE is trained first, as `run` does). Writes compare.csv,
+    compare.png and silhouette.png to OUT.
+    """
+    import anndata as ad
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from proteolabel import tl
+    from proteolabel._pipeline import run
+    from proteolabel.pl._cluster import compare_panel, silhouette_curve
+
+    src = Path(source)
+    if src.is_dir():
+        h5 = src / "result.h5ad"
+        if not h5.exists():
+            raise _Failure(f"error: {src} is a folder without result.h5ad; give a `proteolabel "
+                           "run` output folder or an input file")
+        adata = ad.read_h5ad(h5)
+    else:
+        cfg = _config(source, labels, None, opts, ctx.obj["quiet"], label_column=label_column,
+                      sample_column=sample_column, format=fmt)
+        adata = run(cfg).adata
+    outp = Path(out)
+    outp.mkdir(parents=True, exist_ok=True)
+    comp = tl.compare(adata, methods=None if methods is None else methods.split(","),
+                      min_samples=opts["min_samples"], random_state=opts["seed"])
+    comp.table.to_csv(outp / "compare.csv")
+    keep = ~adata.obs["excluded"].to_numpy(bool) if "excluded" in adata.obs else slice(None)
+    Z = adata.obsm["X_vae"][keep]
+    y = adata.obs["label"].astype(object).to_numpy()[keep] if "label" in adata.obs else None
+    fig = compare_panel(Z, comp, y)
+    fig.savefig(outp / "compare.png", dpi=120)
+    plt.close(fig)
+    if "kmeans" in comp.curves:
+        fig, ax = plt.subplots(figsize=(5.5, 4), layout="constrained")
+        silhouette_curve(comp.curves["kmeans"], ax=ax, title="k-means: silhouette against k")
+        fig.savefig(outp / "silhouette.png", dpi=120)
+        plt.close(fig)
+    cols = [c for c in ("n_clusters", "noise_fraction", "tune_v_measure", "eval_v_measure",
+                        "eval_ari", "silhouette", "seconds", "status") if c in comp.table]
+    import pandas as pd
+
+    with pd.option_context("display.width", 160, "display.max_columns", 20):
+        click.echo(comp.table[cols].round(3).to_string())
+    click.echo(f"Wrote {outp}/ (compare.csv, compare.png, silhouette.png)")
 
 
 @main.command("inspect")

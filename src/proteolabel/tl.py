@@ -199,3 +199,46 @@ def _plain(v: Any) -> Any:
     if isinstance(v, np.generic):
         return v.item()
     return v
+
+
+def compare(
+    adata: ad.AnnData,
+    *,
+    methods: list[str] | None = None,
+    label_key: str = K.OBS_LABEL,
+    tune_key: str = K.OBS_TUNE,
+    use_rep: str = K.OBSM_LATENT,
+    min_samples: int = 10,
+    random_state: int | None = 0,
+):
+    """Run every clusterer of the registry on the latent and score them on known labels.
+
+    DBSCAN tunes eps on the tune samples (``obs[tune_key]``); the other labelled samples are the
+    evaluation set, so no score is measured on samples used for tuning. Excluded samples are
+    left out.
+
+    Returns
+    -------
+    The :class:`proteolabel.cluster.Comparison` (its ``table`` has one row per method). Writes
+    ``uns["compare"]`` (the table as columns) and ``obs["cluster_<method>"]`` for each method.
+    """
+    from proteolabel.cluster import compare_clusterers
+
+    keep = _included(adata)
+    Z = np.asarray(adata.obsm[use_rep])[keep]
+    lab = (adata.obs[label_key].astype(object).to_numpy() if label_key in adata.obs
+           else np.full(adata.n_obs, None))
+    lab = np.where(pd.notna(lab), lab, None)
+    tune = (adata.obs[tune_key].to_numpy(bool) if tune_key in adata.obs
+            else np.zeros(adata.n_obs, bool))
+    y_tune = np.where(tune, lab, None)[keep]
+    y_eval = np.where(~tune, lab, None)[keep]
+    comp = compare_clusterers(Z, y_tune=y_tune, y_eval=y_eval, methods=methods,
+                              random_state=random_state, min_samples=min_samples)
+    for name, labels in comp.labels.items():
+        col = np.full(adata.n_obs, -1, dtype=int)
+        col[keep] = labels
+        adata.obs[f"{K.OBS_CLUSTER}_{name}"] = col
+    table = comp.table.reset_index()
+    adata.uns["compare"] = {c: table[c].to_numpy() for c in table.columns}
+    return comp
