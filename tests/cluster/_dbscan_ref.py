@@ -15,7 +15,12 @@ def assert_same_dbscan(X: np.ndarray, eps: float, min_samples: int, labels: np.n
     point within reach of two clusters depends on processing order).
     """
     X = np.asarray(X, dtype=float)
-    ref = DBSCAN(eps=max(eps, np.nextafter(0.0, 1.0)), min_samples=min_samples).fit(X)
+    # algorithm="kd_tree": what scikit-learn uses for all but tiny inputs. Its brute-force
+    # path ("auto" picks it below ~10 samples) computes distances as |a|^2 - 2ab + |b|^2, whose
+    # cancellation error (relative (|x|/d)^2 * 1e-16) flips samples near eps for no reason.
+    ref = DBSCAN(
+        eps=max(eps, np.nextafter(0.0, 1.0)), min_samples=min_samples, algorithm="kd_tree"
+    ).fit(X)
     core = np.zeros(len(X), dtype=bool)
     core[ref.core_sample_indices_] = True
     lab = np.asarray(labels)
