@@ -4,6 +4,7 @@ Nothing here imports torch or anndata or reads files: it works on arrays.
 """
 
 from proteolabel.cluster._compare import CLUSTERERS, ClustererSpec, Comparison, compare_clusterers
+from proteolabel.cluster._consensus import Consensus, align_labels, consensus_labels
 from proteolabel.cluster._eps_search import (
     DegenerateTuneWarning,
     EpsSearch,
@@ -18,12 +19,15 @@ __all__ = [
     "CLUSTERERS",
     "ClustererSpec",
     "Comparison",
+    "Consensus",
     "DBSCANPath",
     "DegenerateTuneWarning",
     "EpsSearch",
     "NoTuneSamplesWarning",
+    "align_labels",
     "choose_index",
     "compare_clusterers",
+    "consensus_labels",
     "dbscan_sweep",
     "eps_grid",
     "knee_eps",
