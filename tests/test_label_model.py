@@ -346,6 +346,11 @@ def test_train_and_predict_file(result, data, tmp_path):
     assert saved_report["proteins"]["n_missing"] == 0
     assert "cv" in saved_report["model_info"]["training"]
     assert report["unlike_training"]["rule"]["distance_factor"] == 2.0
+    _, report = predict_file(tmp_path / "model", tmp_path / "new.csv", None, format="generic",
+                             samples_in="rows", rule={"distance_factor": 3.0,
+                                                      "min_probability": None})
+    assert report["unlike_training"]["rule"]["distance_factor"] == 3.0
+    assert report["unlike_training"]["rule"]["min_probability"] == model.rule.min_probability
 
 
 # -- pieces -------------------------------------------------------------------------------------

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -72,7 +74,7 @@ def predict_file(
     quantity: str | None = None,
     samples_in: str = "auto",
     reader_options: dict[str, Any] | None = None,
-    rule: UnlikeRule | None = None,
+    rule: UnlikeRule | Mapping[str, float] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Label the samples of a quantification file with a saved model.
 
@@ -92,7 +94,9 @@ def predict_file(
     format, quantity, samples_in, reader_options
         Passed to :func:`proteolabel.io.read`.
     rule
-        Override the model's "unlike the training data" rule.
+        Override the model's "unlike the training data" rule: a whole
+        :class:`~proteolabel._label_model.UnlikeRule`, or a mapping of the fields to change
+        (``{"distance_factor": 3}``); ``None`` keeps the stored rule.
 
     Returns
     -------
@@ -104,6 +108,8 @@ def predict_file(
 
     t0 = time.perf_counter()
     model = LabelModel.load(model_dir)
+    if isinstance(rule, Mapping):
+        rule = dataclasses.replace(model.rule, **{k: v for k, v in rule.items() if v is not None})
     adata = read(input, format=format, quantity=quantity, samples_in=samples_in,
                  **(reader_options or {}))
     t_read = time.perf_counter() - t0
