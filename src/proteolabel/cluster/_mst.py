@@ -33,22 +33,23 @@ eps between ``d(a, b)`` and ``lambda(c)`` ``c`` is not core while ``a`` and ``b`
 density-connected. The shadow edges restore exactly those pairs.
 
 **RNG edges in 2-D without triangulating everything.** Split the directions around each point
-``a`` into 7 equal cones (51.4 degrees, under 60). Query ``a``'s ``K`` nearest neighbours (24,
-then 64 for points that need it) and let ``R(a)`` be the ``K``-th distance. If ``(a, b)`` is an
-RNG edge and another point ``c`` in the same cone of ``a`` were strictly closer to ``a`` than
-``b``, the angle ``c a b < 60`` degrees would put ``c`` in the lune. So ``b`` is the nearest
-point of its cone (or tied with it):
+``a`` into 6 cones of 60 degrees. Query ``a``'s ``K`` nearest neighbours (24, then 64 for the
+points that need it) and let ``R(a)`` be the ``K``-th distance. If ``(a, b)`` is an RNG edge
+and another point ``c`` in the same cone as ``b`` were clearly closer to ``a``
+(``d(a, c) (1 + 1e-9) < d(a, b)``), the angle ``c a b <= 60`` degrees would give
+``d(c, b)^2 <= d(a, b)^2 - d(a, c) (d(a, b) - d(a, c)) < d(a, b)^2``, putting ``c`` in the lune.
+So ``b`` is within a factor ``1 + 1e-9`` of the nearest point of its cone:
 
-* if ``d(a, b) < R(a)`` (or ``< R(b)``), ``b`` is in ``a``'s list and is the nearest list point
-  of its cone: a **cone edge** (every list point at its cone's minimum distance);
-* otherwise ``a``'s cone towards ``b`` holds no list point strictly inside ``R(a)``, and the
-  same holds for ``b``. Call *open* the points with a cone that holds no list point strictly
-  inside ``R``. Both ends are open, the lune is empty of all points and so of open ones, and
-  ``(a, b)`` is a Delaunay edge of the open points: a **Delaunay edge** of the (usually few)
-  open points.
+* if ``d(a, b) < R(a)`` (or ``< R(b)``), ``b`` is in ``a``'s list: a **cone edge** (every list
+  point within that factor of its cone's nearest);
+* otherwise ``a``'s cone towards ``b`` holds no list point clearly inside ``R(a)``, and the
+  same holds for ``b``. Call *open* the points with such an empty cone. Both ends are open,
+  the lune is empty of all points and so of open ones, and ``(a, b)`` is an RNG edge, hence
+  a Delaunay edge, of the open points: a **Delaunay edge of the open points** (usually under
+  1% of the points).
 
-Tests on computed distances are inclusive (with a relative tolerance of 1e-9 in the shadow
-rule), so round-off can only add edges, and every candidate is a real edge with its true
+Tests on computed distances are inclusive (with a relative tolerance of 1e-9 in the shadow and
+cone rules), so round-off can only add edges, and every candidate is a real edge with its true
 weight, so extra edges never change the MST's weights. 1-D points use consecutive sorted points
 (the 1-D RNG); 3-D points triangulate all points. Where Qhull cannot triangulate (collinear or
 coincident open points), small sets use the complete graph (exact), large exactly collinear
@@ -74,12 +75,13 @@ PRIM_MAX = 20_000
 COMPLETE_MAX = 2_000
 #: Neighbour list lengths for the 2-D cone stage (first pass, second pass).
 CONE_K = (24, 64)
-#: Number of direction cones around each point (60 degrees each).
+#: Number of direction cones around each point (60 degrees each; the code assumes 6).
 N_CONES = 6
 #: Rows per chunk of neighbour queries (bounds memory: chunk * K values).
 _CHUNK = 65_536
 _RTOL = 1e-9
 _TOL = 1 + _RTOL
+_SQRT3 = float(np.sqrt(3.0))
 
 
 @dataclass
@@ -100,9 +102,12 @@ class DensityGraph:
 
 
 def _dist(X: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Euclidean distances between rows ``X[a]`` and ``X[b]``."""
-    diff = X[a] - X[b]
-    return np.sqrt(np.einsum("ij,ij->i", diff, diff))
+    """Euclidean distances between rows ``X[a]`` and ``X[b]`` (column-wise gathers: faster)."""
+    acc = np.zeros(a.shape, dtype=np.float64)
+    for col in np.ascontiguousarray(X.T):
+        diff = col.take(a) - col.take(b)
+        acc += diff * diff
+    return np.sqrt(acc)
 
 
 def _unique_rows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -214,9 +219,15 @@ def _cone_stage(X: np.ndarray, d: np.ndarray, nb: np.ndarray) -> tuple[np.ndarra
     """
     rows = d.shape[0]
     valid = d > 0
-    v = X[nb] - X[nb[:, :1]]
-    cone = np.floor((np.arctan2(v[..., 1], v[..., 0]) + np.pi) * (N_CONES / (2 * np.pi)))
-    cone = np.clip(cone, 0, N_CONES - 1).astype(np.int8)
+    dx = X[:, 0].take(nb)
+    dx -= dx[:, :1]
+    dy = X[:, 1].take(nb)
+    dy -= dy[:, :1]
+    # Cones of 60 degrees: [-180, -120), [-120, -60), [-60, 0), [0, 60), [60, 120), [120, 180]
+    # as 0..5, from comparisons (|angle from the x axis| >= 60 degrees <=> |dy| >= sqrt(3)|dx|).
+    steep = np.abs(dy) >= _SQRT3 * np.abs(dx)
+    cone = np.where(steep, 1, np.where(dx > 0, 2, 0)).astype(np.int8)
+    cone += 3 * (dy >= 0).astype(np.int8)
     cone[~valid] = -1
     # Lists are sorted, so a cone's nearest point is its first entry.
     cmin = np.full((rows, N_CONES), np.inf)

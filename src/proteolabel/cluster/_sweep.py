@@ -49,8 +49,10 @@ class DBSCANPath:
     Parameters
     ----------
     X : array-like of shape (n_samples, n_features)
-        Points (Euclidean distance). Built for 2-D latents; 1-D and 3-D are handled the same
-        way, higher dimensions with an exact but quadratic-time MST.
+        Points (Euclidean distance). Built for 2-D latents (fast path: nearest-neighbour cones
+        and a small Delaunay triangulation); 1-D and 3-D points are exact too (sorted order,
+        full Delaunay); more dimensions use an exact quadratic-time MST, up to 20,000
+        distinct points. See :mod:`proteolabel.cluster._mst` for why the MST is exact.
     min_samples : int, default=10
         DBSCAN's ``min_samples``, counting the point itself (as scikit-learn does).
 
