@@ -1,5 +1,18 @@
-"""Plots (read-only on AnnData): ``proteolabel.pl``. Each takes ``ax=None`` and returns axes."""
+"""Plots (read-only): ``proteolabel.pl``. Each takes ``ax=None`` and returns what it drew on.
+
+On AnnData: :func:`latent`, :func:`training_loss`, :func:`eps_search`. On arrays and results:
+:func:`eps_sweep` (a sweep table), :func:`compare_panel` (a clusterer comparison) and
+:func:`silhouette_curve`.
+"""
 
 from proteolabel.pl._basic import eps_search, latent, training_loss
+from proteolabel.pl._cluster import compare_panel, eps_sweep, silhouette_curve
 
-__all__ = ["eps_search", "latent", "training_loss"]
+__all__ = [
+    "compare_panel",
+    "eps_search",
+    "eps_sweep",
+    "latent",
+    "silhouette_curve",
+    "training_loss",
+]
