@@ -374,3 +374,37 @@ def test_align_proteins():
     assert rep["missing"] == ["Q"] and rep["extra"] == ["X"]
     with pytest.raises(ValueError, match="more than once"):
         align_proteins(["P1", "P1"], ["P1"])
+
+
+# -- the command line ----------------------------------------------------------------------------
+def test_cli_run_then_predict(tmp_path):
+    from click.testing import CliRunner
+
+    from proteolabel.cli import main
+
+    def cli(*args):
+        res = CliRunner().invoke(main, ["-q", *map(str, args)], catch_exceptions=False)
+        assert res.exit_code == 0, res.output
+        return res.output
+
+    common = ["--format", "generic", "--samples-in", "rows"]
+    out = cli("run", EXCERPT, "--label-column", "site", *common, "--epochs", 150,
+              "--min-samples", 5, "--batch-size", 32, "--tune-fraction", 0.5, "--out",
+              tmp_path / "run")
+    assert "classifier vs clusters (stratified" in out
+    info = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert info["classifier"]["trained"] and info["classifier"]["cv"]["defined"]
+    assert (tmp_path / "run" / "model" / "label_model.json").exists()
+    out = cli("predict", tmp_path / "run" / "model", EXCERPT, *common, "--out",
+              tmp_path / "pred", "--distance-factor", 3)
+    assert "72 samples; 100 of the model's 100 proteins found" in out
+    pred = pd.read_csv(tmp_path / "pred" / "predictions.csv")
+    assert len(pred) == 72
+    report = json.loads((tmp_path / "pred" / "predict.json").read_text())
+    assert report["unlike_training"]["rule"]["distance_factor"] == 3.0
+
+    cli("run", EXCERPT, "--label-column", "site", *common, "--epochs", 2, "--min-samples", 5,
+        "--no-classifier", "--out", tmp_path / "plain")
+    assert "classifier" not in json.loads((tmp_path / "plain" / "run.json").read_text())
+    assert not (tmp_path / "plain" / "model" / "label_model.json").exists()
+    assert (tmp_path / "plain" / "model" / "clusters.json").exists()

@@ -50,11 +50,16 @@ class RunConfig:
     seed: int = 0
     progress: bool = True
     reader_options: dict[str, Any] = field(default_factory=dict)
+    classifier: bool = True
 
 
 @dataclass
 class RunResult:
-    """What :func:`run` returns: the annotated AnnData, the fitted parts and the run record."""
+    """What :func:`run` returns: the annotated AnnData, the fitted parts and the run record.
+
+    ``label_model`` is the :class:`~proteolabel._label_model.LabelModel` trained on the
+    clusters (``None`` with ``classifier=False`` or fewer than two clusters).
+    """
 
     adata: ad.AnnData
     embedder: Any
@@ -62,6 +67,7 @@ class RunResult:
     preprocessor: Any
     info: dict[str, Any]
     out: Path | None
+    label_model: Any = None
 
 
 def attach_labels(
@@ -227,6 +233,10 @@ def run(config: RunConfig | None = None, adata: ad.AnnData | None = None, **kwar
 
     pre = preprocessor_from_adata(adp)
     result = RunResult(adp, embedder, search, pre, info, None)
+    if cfg.classifier:
+        t = time.perf_counter()
+        info["classifier"] = _train_label_model(result, cfg)
+        timings["classifier"] = time.perf_counter() - t
     if cfg.out:
         t = time.perf_counter()
         result.out = write_outputs(result, Path(cfg.out))
@@ -236,6 +246,33 @@ def run(config: RunConfig | None = None, adata: ad.AnnData | None = None, **kwar
     else:
         info["timings_s"]["total"] = time.perf_counter() - t0
     return result
+
+
+def _train_label_model(result: RunResult, cfg: RunConfig) -> dict[str, Any]:
+    """Train the classifier on the clusters (``result.label_model``); return its record."""
+    from proteolabel._label_model import LabelModel
+    from proteolabel.models._classifier import MLPLabelClassifier
+
+    n_clusters = result.info["counts"]["clusters"]
+    if n_clusters < 2:
+        reason = (f"the run found {n_clusters} cluster(s); a classifier needs at least 2 to "
+                  "learn from, so no model to label new samples was trained")
+        log.warning("classifier not trained: %s", reason)
+        return {"trained": False, "reason": reason}
+    clf = MLPLabelClassifier(random_state=cfg.seed, device=cfg.device, verbose=cfg.progress)
+    model = LabelModel.from_run(result, classifier=clf, random_state=cfg.seed)
+    result.label_model = model
+    rep = model.report
+    return {
+        "trained": True,
+        "cv": rep["cv"],
+        "agreement": rep["agreement"],
+        "cluster_to_label": {str(k): v for k, v in model.cluster_to_label.items()},
+        "matching": model.matching,
+        "classifier": rep["classifier"],
+        "unlike_rule": rep["unlike_rule"],
+        "training_samples_far": rep["training_samples_far"],
+    }
 
 
 def _jsonable(o: Any) -> Any:
@@ -321,7 +358,11 @@ def write_h5ad(adata: ad.AnnData, path: Path) -> None:
 
 
 def save_model(result: RunResult, directory: Path) -> Path:
-    """Save what is needed to place new samples: preprocessing, VAE, eps search (JSON + tensors)."""
+    """Save what is needed to place new samples: preprocessing, VAE, eps search (JSON + tensors).
+
+    With a trained label model, also its classifier and ``label_model.json``; ``clusters.json``
+    then carries the label model's cluster-to-label mapping and the cluster centroids.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "preprocessor.json").write_text(json.dumps(_jsonable(result.preprocessor.to_dict())))
     result.embedder.save(directory)
@@ -347,6 +388,8 @@ def save_model(result: RunResult, directory: Path) -> Path:
         "versions": _versions(),
     }
     (directory / "clusters.json").write_text(json.dumps(_jsonable(state)))
+    if result.label_model is not None:
+        result.label_model.save(directory)
     return directory
 
 

@@ -80,6 +80,9 @@ def _run_options(fn):
                      help="'auto' (GPU if present), 'cpu', 'cuda' or 'cuda:N'."),
         click.option("--precision", type=click.Choice(["float32", "bfloat16"]), default="float32",
                      show_default=True, help="Precision of the VAE's matrix products."),
+        click.option("--no-classifier", "no_classifier", is_flag=True,
+                     help="Do not train the classifier on the clusters (no model for "
+                          "`proteolabel predict`)."),
     ]
     for opt in reversed(opts):
         fn = opt(fn)
@@ -105,6 +108,14 @@ def _report(result, out: Path) -> None:
             )
     if info["metrics"] and info["metrics"].get("heldout_note"):
         click.echo("  note: " + info["metrics"]["heldout_note"])
+    clf = info.get("classifier")
+    if clf and clf.get("trained") and clf["cv"].get("defined"):
+        click.echo(
+            f"  classifier vs clusters ({clf['cv']['method']}): accuracy "
+            f"{clf['cv']['accuracy']:.3f}, balanced accuracy {clf['cv']['balanced_accuracy']:.3f}"
+        )
+    elif clf and not clf.get("trained"):
+        click.echo("  note: " + clf["reason"])
     click.echo(f"Wrote {out}/ (labels.csv, latent.csv, eps_sweep.csv, result.h5ad, run.json, "
                "latent.png, eps_sweep.png, training_loss.png, model/)")
 
@@ -113,6 +124,7 @@ def _config(input, labels, out, opts, quiet, **extra):
     from proteolabel._pipeline import RunConfig
 
     tf = opts.pop("tune_fraction")
+    opts["classifier"] = not opts.pop("no_classifier", False)
     return RunConfig(
         input=str(input), labels=None if labels is None else str(labels),
         out=None if out is None else str(out),
@@ -233,6 +245,51 @@ def compare_cmd(ctx, source, labels, label_column, sample_column, fmt, methods, 
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         click.echo(comp.table[cols].round(3).to_string())
     click.echo(f"Wrote {outp}/ (compare.csv, compare.png, silhouette.png)")
+
+
+@main.command("predict")
+@click.argument("model_dir", type=click.Path(exists=True, file_okay=False))
+@click.argument("input", type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", "-o", type=click.Path(file_okay=False), default="proteolabel_predict",
+              show_default=True, help="Output folder (created; files in it are replaced).")
+@click.option("--format", "fmt", default="infer", show_default=True,
+              help="Input format (see `proteolabel formats`); inferred from name and header.")
+@click.option("--quantity", default=None,
+              help="Quantity to use where a format has several (MaxQuant: lfq, intensity, ibaq).")
+@click.option("--samples-in", type=click.Choice(["auto", "rows", "columns"]), default="auto",
+              show_default=True, help="Generic tables: are samples rows or columns?")
+@click.option("--distance-factor", type=click.FloatRange(0, min_open=True), default=None,
+              help="Flag samples farther than this x eps from every training core point in the "
+                   "latent space. [default: the model's, 2]")
+@click.option("--min-probability", type=click.FloatRange(0, 1), default=None,
+              help="Flag samples whose highest class probability is below this. "
+                   "[default: the model's, 0.6]")
+@_fail_clearly
+def predict_cmd(model_dir, input, out, fmt, quantity, samples_in, distance_factor,
+                min_probability):
+    """Label the samples of INPUT with the model a run saved in MODEL_DIR (its OUT/model).
+
+    Writes predictions.csv (one row per sample: predicted cluster and label, class
+    probabilities, latent position, "unlike the training data" flag and reason) and
+    predict.json (protein matching, counts, the rule, the model's training report) to OUT.
+    """
+    from proteolabel._predict import predict_file
+
+    _, report = predict_file(
+        model_dir, input, out, format=fmt, quantity=quantity, samples_in=samples_in,
+        rule={"distance_factor": distance_factor, "min_probability": min_probability},
+    )
+    p = report["proteins"]
+    click.echo(
+        f"{report['n_samples']} samples; {p['n_matched']} of the model's {p['n_model_proteins']} "
+        f"proteins found ({p['n_missing']} missing, filled; {p['n_extra']} extra, ignored)."
+    )
+    labels = ", ".join(f"{k} {v}" for k, v in report["predicted_labels"].items())
+    click.echo(f"  predicted labels: {labels}")
+    u = report["unlike_training"]
+    reasons = ", ".join(f"{k} {v}" for k, v in u["by_reason"].items() if v)
+    click.echo(f"  unlike the training data: {u['n']}" + (f" ({reasons})" if reasons else ""))
+    click.echo(f"Wrote {out}/ (predictions.csv, predict.json)")
 
 
 @main.command("inspect")
