@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import blobs_and_stripes
+from _synthetic import blobs_and_stripes
 
 from proteolabel.cluster import CLUSTERERS, compare_clusterers
 

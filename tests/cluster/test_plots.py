@@ -7,7 +7,7 @@ matplotlib.use("Agg")  # tests only; the library never picks a backend
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
-from conftest import blobs_and_stripes
+from _synthetic import blobs_and_stripes
 
 from proteolabel.cluster import EpsSearch, compare_clusterers
 from proteolabel.pl._cluster import compare_panel, eps_sweep, silhouette_curve
