@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from _synthetic import blobs_and_stripes
 from sklearn.cluster import DBSCAN, KMeans
 from sklearn.metrics import adjusted_rand_score, silhouette_score, v_measure_score
 from threadpoolctl import threadpool_limits
@@ -16,6 +17,11 @@ from proteolabel.cluster import (
     choose_index,
     knee_eps,
 )
+
+
+@pytest.fixture(scope="module")
+def latent():
+    return blobs_and_stripes()
 
 
 def _tune_subset(y, fraction=0.25, seed=0):
