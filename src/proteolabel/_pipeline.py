@@ -133,10 +133,13 @@ def run(config: RunConfig | None = None, adata: ad.AnnData | None = None, **kwar
         The run's parameters; or give them as keyword arguments (``input=...``, ``labels=...``).
     adata
         An already-read AnnData (linear intensities) to use instead of reading ``config.input``.
+    **kwargs
+        The fields of :class:`RunConfig`, when ``config`` is not given.
 
     Returns
     -------
     RunResult
+
     """
     from proteolabel import pp, tl
     from proteolabel.io import read
@@ -213,7 +216,7 @@ def run(config: RunConfig | None = None, adata: ad.AnnData | None = None, **kwar
             "labelled_samples": int(labelled.sum()),
             "tune_samples": int(tune_mask.sum()),
             "heldout_samples": int((labelled & ~tune_mask).sum()),
-            "clusters": int(len(set(clusters[clusters >= 0]))),
+            "clusters": len(set(clusters[clusters >= 0])),
             "noise_samples": int(adp.obs[K.OBS_NOISE].sum()),
         },
         "dropped": {

@@ -45,6 +45,7 @@ def preprocess(
     - ``var["max_log2"]``, ``var["mean_intensity"]``, ``var["n_observed_samples"]``;
     - ``obs["n_observed_proteins"]``, ``obs["excluded"]``, ``obs["excluded_reason"]``;
     - ``uns["preprocess"]``: the parameters, the per-step counts and the dropped proteins.
+
     """
     pre = Preprocessor(
         log2=log2,

@@ -51,6 +51,7 @@ def embed(
     -------
     The fitted :class:`~proteolabel.models.VAEEmbedder`. Writes ``obsm[key_added]`` (n_obs x
     n_latent) and ``uns["vae"]`` (parameters, device, epochs run, final losses, per-epoch history).
+
     """
     from proteolabel.models import VAEEmbedder
 
@@ -94,6 +95,7 @@ def select_tune(
     Returns
     -------
     The boolean mask, also written to ``obs[key_added]``.
+
     """
     if not 0 < fraction <= 1:
         raise ValueError(f"tune fraction must be in (0, 1], got {fraction}")
@@ -105,7 +107,7 @@ def select_tune(
     values = labels.astype(str).to_numpy()
     for cls in sorted(set(values[has])):
         idx = np.flatnonzero(has & (values == cls))
-        k = max(1, int(round(fraction * idx.size)))
+        k = max(1, round(fraction * idx.size))
         tune[np.sort(gen.choice(idx, size=k, replace=False))] = True
     adata.obs[key_added] = tune
     return tune
@@ -129,6 +131,12 @@ def tune_eps(
         AnnData with a latent in ``obsm[use_rep]``; labels in ``obs[label_key]`` and the tune
         mask in ``obs[tune_key]`` (see :func:`select_tune`). Without tune samples, eps is chosen
         by the unsupervised rule of :class:`proteolabel.cluster.EpsSearch` (with a warning).
+    label_key, tune_key
+        ``obs`` columns of the known labels and of the tune mask.
+    use_rep
+        ``obsm`` key of the latent.
+    key_added
+        ``obs`` column for the cluster labels.
     min_samples
         DBSCAN's min_samples (the method: 10; counts the point itself).
     n_eps
@@ -139,6 +147,7 @@ def tune_eps(
     The fitted :class:`proteolabel.cluster.EpsSearch`. Writes ``obs[key_added]`` (int, -1 =
     noise or excluded), ``obs["is_noise"]`` and ``uns["eps_search"]`` (chosen eps, min_samples,
     the sweep table as columns, and the scores at the chosen eps).
+
     """
     from proteolabel.cluster import EpsSearch
 
@@ -221,6 +230,7 @@ def compare(
     -------
     The :class:`proteolabel.cluster.Comparison` (its ``table`` has one row per method). Writes
     ``uns["compare"]`` (the table as columns) and ``obs["cluster_<method>"]`` for each method.
+
     """
     from proteolabel.cluster import compare_clusterers
 

@@ -70,7 +70,7 @@ def test_rejects_input_outside_unit_interval_and_nan():
     with pytest.raises(ValueError, match=r"within \[0, 1\]"):
         VAEEmbedder(epochs=1).fit(X * 3)
     X[0, 0] = np.nan
-    with pytest.raises(ValueError, match="non-finite|NaN"):
+    with pytest.raises(ValueError, match=r"non-finite|NaN"):
         VAEEmbedder(epochs=1).fit(X)
 
 

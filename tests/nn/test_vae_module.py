@@ -9,7 +9,8 @@ from proteolabel.nn import TrainingDivergedError, VAEModule, train_vae
 
 def test_shapes_follow_the_method():
     m = VAEModule(37, generator=torch.Generator().manual_seed(0))
-    widths = [(l.in_features, l.out_features) for l in m.modules() if isinstance(l, torch.nn.Linear)]
+    widths = [(lin.in_features, lin.out_features) for lin in m.modules()
+              if isinstance(lin, torch.nn.Linear)]
     # encoder 37-120-120-16, heads 16->2 twice, decoder 2->37 (as wide as the input) -> 37
     assert widths == [(37, 120), (120, 120), (120, 16), (16, 2), (16, 2), (2, 37), (37, 37)]
     x = torch.rand(5, 37)

@@ -6,7 +6,6 @@ import pandas as pd
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from conftest import DATA
 from proteolabel.preprocessing import Preprocessor
 
 BR12 = pd.DataFrame(

@@ -6,7 +6,7 @@ import json
 import math
 from numbers import Integral, Real
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -126,9 +126,10 @@ class VAEEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         The device the network was trained on.
     seed_ : int
         The integer seed drawn from ``random_state``.
+
     """
 
-    _parameter_constraints: dict[str, list[Any]] = {
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "n_latent": [Interval(Integral, 1, None, closed="left")],
         "encoder_layers": [tuple, list],
         "decoder_layers": [tuple, list, None],
@@ -203,6 +204,7 @@ class VAEEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         Returns
         -------
         self
+
         """
         self._validate_params()
         X = validate_data(self, X, dtype=np.float32, ensure_min_samples=2)
@@ -219,7 +221,7 @@ class VAEEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         gen = gen_cpu if device.type == "cpu" else torch.Generator(device).manual_seed(self.seed_)
 
         rng = np.random.default_rng(self.seed_)
-        n_val = int(round(self.validation_fraction * X.shape[0]))
+        n_val = round(self.validation_fraction * X.shape[0])
         if self.validation_fraction > 0 and (n_val < 1 or n_val >= X.shape[0]):
             raise ValueError(
                 f"validation_fraction={self.validation_fraction} leaves {n_val} of "
@@ -272,7 +274,7 @@ class VAEEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         return self.module_.embed(x).numpy().astype(np.float64)
 
     def reconstruct(self, X) -> np.ndarray:
-        """Decoder output (probabilities in [0, 1]) at the latent means of ``X``."""
+        """Return the decoder output (probabilities in [0, 1]) at the latent means of ``X``."""
         x = self._as_tensor(X)
         return self.module_.reconstruct(x).numpy().astype(np.float64)
 

@@ -4,8 +4,8 @@ Nothing here reads files or knows about pandas or AnnData; see :mod:`proteolabel
 scikit-learn estimator that wraps them.
 """
 
-from proteolabel.nn._components import Decoder, Encoder, MLP
-from proteolabel.nn._module import VAEModule, LossOutput
+from proteolabel.nn._components import MLP, Decoder, Encoder
+from proteolabel.nn._module import LossOutput, VAEModule
 from proteolabel.nn._training import TrainingDivergedError, TrainingHistory, train_vae
 
 __all__ = [

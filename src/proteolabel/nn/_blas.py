@@ -18,7 +18,7 @@ class NumpyLinearFunction(torch.autograd.Function):
     """``y = x @ W.T + b`` with the products done by NumPy (float32, CPU)."""
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None):  # noqa: D102
+    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None):
         ctx.save_for_backward(x, weight)
         ctx.has_bias = bias is not None
         xn = x.detach().numpy()
@@ -30,7 +30,7 @@ class NumpyLinearFunction(torch.autograd.Function):
         return y
 
     @staticmethod
-    def backward(ctx, grad_out: torch.Tensor):  # noqa: D102
+    def backward(ctx, grad_out: torch.Tensor):
         x, weight = ctx.saved_tensors
         g = grad_out.contiguous().numpy()
         gx = gw = gb = None
@@ -59,7 +59,7 @@ def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> 
 class NumpyBlasLinear(torch.nn.Linear):
     """``nn.Linear`` whose CPU float32 products go through NumPy's BLAS (same parameters)."""
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return linear(x, self.weight, self.bias)
 
 

@@ -47,6 +47,7 @@ class Encoder(nn.Module):
         Latent dimension (the method: 2).
     logvar_clamp
         The log-variance is clamped to this range, so ``exp`` can neither overflow nor vanish.
+
     """
 
     def __init__(

@@ -41,6 +41,7 @@ class VAEModule(nn.Module):
         Range the encoder's log-variance is clamped to.
     generator
         Random generator for weight initialisation (``None``: PyTorch's global generator).
+
     """
 
     def __init__(
@@ -110,7 +111,7 @@ class VAEModule(nn.Module):
 
     @torch.inference_mode()
     def reconstruct(self, x: torch.Tensor, batch_size: int = 8192) -> torch.Tensor:
-        """Decoder probabilities at the latent means of ``x``."""
+        """Return decoder probabilities at the latent means of ``x``."""
         out = []
         for i in range(0, x.shape[0], batch_size):
             m, _ = self.encoder(x[i : i + batch_size])

@@ -90,6 +90,7 @@ def train_vae(
     TrainingDivergedError
         If an epoch's loss is not finite. The module is left with the weights of the last epoch
         whose loss was finite.
+
     """
     n = x.shape[0]
     if n == 0:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import warnings
 from numbers import Integral, Real
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
-from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -98,9 +98,10 @@ class Preprocessor(TransformerMixin, BaseEstimator):
         Samples in which each input protein was observed.
     report_ : dict
         The steps and their counts, JSON-serialisable.
+
     """
 
-    _parameter_constraints: dict[str, list[Any]] = {
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "log2": ["boolean"],
         "scale": [StrOptions({"max", "minmax"})],
         "low_value_threshold": [Interval(Real, 0, 1, closed="both")],
@@ -154,6 +155,7 @@ class Preprocessor(TransformerMixin, BaseEstimator):
         Returns
         -------
         self
+
         """
         self._fit(X)
         return self
@@ -330,7 +332,7 @@ class Preprocessor(TransformerMixin, BaseEstimator):
 
     # -- persistence (plain JSON: no pickles) -----------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """The parameters and everything learned in ``fit``, as JSON-serialisable values."""
+        """Return the parameters and everything learned in ``fit`` as JSON-serialisable values."""
         check_is_fitted(self, "selected_")
         return {
             "params": self.get_params(),
