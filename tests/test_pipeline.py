@@ -106,7 +106,8 @@ def test_unknown_label_column_of_input_is_a_clear_error(tmp_path):
 def _small_run(seed):
     return run(RunConfig(input=str(NAFLD / "proteinGroups.txt"), labels=str(NAFLD / "metadata.xlsx"),
                          label_column="disease", sample_column="sample", epochs=15,
-                         min_samples=3, out=None, seed=seed, progress=False))
+                         min_samples=3, out=None, seed=seed, progress=False,
+                         classifier=False))
 
 
 def test_same_seed_same_latent_and_labels():
@@ -150,7 +151,8 @@ def test_preprocess_keeps_every_sample_and_flags_empty_ones():
 
 def test_demo_command_runs_on_the_bundled_data(tmp_path):
     out = tmp_path / "demo"
-    res = _run_cli(["demo", "--out", str(out), "--epochs", "3", "--n-eps", "20"])
+    res = _run_cli(["demo", "--out", str(out), "--epochs", "3", "--n-eps", "20",
+                    "--no-classifier"])
     labels = pd.read_csv(out / "labels.csv")
     assert len(labels) == 210
     assert labels["label"].notna().sum() == 197  # 13 samples have no site

@@ -16,6 +16,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+unknown"
 
 from proteolabel import pl, pp, tl
+from proteolabel._label_model import LabelModel
 from proteolabel._pipeline import RunConfig, RunResult, run
 
-__all__ = ["RunConfig", "RunResult", "__version__", "pl", "pp", "run", "tl"]
+__all__ = ["LabelModel", "RunConfig", "RunResult", "__version__", "pl", "pp", "run", "tl"]
