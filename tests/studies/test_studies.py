@@ -14,7 +14,9 @@ from proteolabel.studies import (
     empirical_snr,
     group_separation,
     make_groups,
+    make_round_groups,
     run_study,
+    summarize_study,
 )
 
 matplotlib.use("Agg")
@@ -85,6 +87,14 @@ def test_group_separation_on_known_geometry():
     assert s["silhouette"] > 0.6
 
 
+def test_round_groups_are_distinct():
+    for seed in range(5):
+        X, y = make_round_groups(500, 5, random_state=seed)
+        centres = np.stack([X[y == g].mean(axis=0) for g in range(5)])
+        d = np.linalg.norm(centres[:, None] - centres[None], axis=-1)
+        assert d[np.triu_indices(5, 1)].min() > 5.0
+
+
 # ------------------------------------------------------------------ every study, tiny grid
 
 TINY = dict(sizes=(60,), informative=(2,), snr=(6.0,), seeds=2, epochs=2, n_features=16,
@@ -115,6 +125,8 @@ def test_study_runs_on_a_tiny_grid(name, tmp_path):
     assert set(df.loc[df["embedding"] != "none", "seed"]) == {0, 1}
     record = json.loads((tmp_path / f"{name}.json").read_text())
     assert record["study"] == name and record["parameters"]["seeds"] == [0, 1]
+    summary = summarize_study(name, on_disk)
+    assert len(summary) > 0
     if name == "eps":
         assert df.groupby("seed")["best"].sum().tolist() == [1, 1]
     if name == "silhouette":

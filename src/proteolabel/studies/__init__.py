@@ -28,6 +28,7 @@ from proteolabel.studies._studies import (
     StudyResult,
     compute_study,
     run_study,
+    summarize_study,
 )
 
 __all__ = [
@@ -50,4 +51,5 @@ __all__ = [
     "run_study",
     "silhouette",
     "spread",
+    "summarize_study",
 ]

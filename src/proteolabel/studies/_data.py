@@ -289,12 +289,15 @@ def make_round_groups(
     n_groups: int,
     *,
     n_features: int = 2,
+    min_distance: float = 6.0,
     random_state: int | np.random.RandomState | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Round groups in a latent-like space with :func:`sklearn.datasets.make_blobs`.
+    """Round, well-separated groups in a latent-like space (:func:`sklearn.datasets.make_blobs`).
 
     Unit-variance Gaussian groups whose centres are drawn uniformly in [-10, 10] per axis
-    (``make_blobs``'s defaults), so two groups may by chance lie close together.
+    (``make_blobs``'s box), redrawn until every two centres are at least ``min_distance``
+    apart, so the groups are distinct (with ``make_blobs``'s own draws two groups often
+    overlap, which changes the true number of groups).
 
     Parameters
     ----------
@@ -304,6 +307,8 @@ def make_round_groups(
         Number of groups.
     n_features
         Dimension of the space (2: like the VAE latent).
+    min_distance
+        Smallest distance between two centres, in within-group standard deviations.
     random_state
         Seed.
 
@@ -314,9 +319,23 @@ def make_round_groups(
     y : ndarray of shape (n_samples,)
         Their groups.
 
+    Raises
+    ------
+    ValueError
+        If no such centres were found in 10,000 draws (too many groups for the distance).
+
     """
     seed = seed_from_random_state(random_state)
-    X, y = make_blobs(
-        n_samples=n_samples, centers=n_groups, n_features=n_features, random_state=seed
-    )
+    rng = np.random.default_rng([seed, 3])
+    for _ in range(10_000):
+        centres = rng.uniform(-10.0, 10.0, size=(n_groups, n_features))
+        d = np.linalg.norm(centres[:, None] - centres[None], axis=-1)
+        if n_groups < 2 or d[np.triu_indices(n_groups, 1)].min() >= min_distance:
+            break
+    else:
+        raise ValueError(
+            f"could not place {n_groups} centres at least {min_distance} apart in [-10, 10]^"
+            f"{n_features}; lower min_distance"
+        )
+    X, y = make_blobs(n_samples=n_samples, centers=centres, random_state=seed)
     return X, y

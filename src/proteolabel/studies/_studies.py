@@ -38,7 +38,7 @@ class Grid:
 
 
 #: Epochs of the reduced grids: enough to run every step, far too few for a trained VAE.
-QUICK_EPOCHS = 20
+QUICK_EPOCHS = 10
 
 #: Full and reduced default grids of every study.
 GRIDS: dict[str, dict[str, Grid]] = {
@@ -442,9 +442,11 @@ def run_study(
         :func:`proteolabel.cluster.compare_clusterers` on the latent, tuned on a stratified
         ``tune_fraction`` of the samples and scored on the rest.
     ``"silhouette"``
-        k-means silhouette for k = 2..10 on 3, 4 and 5 round groups (``make_blobs`` in 2-D,
-        no embedding) and on the latent of ``n_groups`` groups with the first informative
-        count (few informative features give stripe-shaped groups).
+        k-means silhouette for k = 2..10 on 3, 4 and 5 round, well-separated groups
+        (:func:`proteolabel.studies.make_round_groups`: ``make_blobs`` in 2-D, centres at
+        least 6 standard deviations apart; no embedding) and on the latent of ``n_groups``
+        groups with the first informative count (few informative features give
+        stripe-shaped groups).
     ``"eps"``
         The DBSCAN eps sweep (:class:`proteolabel.cluster.EpsSearch`, ``min_samples=10``,
         every sample scored) on ``n_groups`` groups at the first setting of the grid.
@@ -464,9 +466,9 @@ def run_study(
     seeds
         The seeds, or how many (``3`` means 0, 1, 2).
     epochs
-        VAE training epochs (default: the method's 500; 20 with ``quick``).
+        VAE training epochs (default: the method's 500; 10 with ``quick``).
     quick
-        Use the reduced default grid (smaller sizes, fewer settings, 20 epochs).
+        Use the reduced default grid (smaller sizes, fewer settings, 10 epochs).
     n_jobs
         Processes for distinct settings (``None`` or -1: every core); each trains with one
         torch thread.
@@ -537,3 +539,64 @@ def run_study(
     record["proteolabel"] = __version__
     (out / f"{name}.json").write_text(json.dumps(record, indent=1, default=str))
     return table
+
+
+def summarize_study(name: str, table: pd.DataFrame) -> pd.DataFrame:
+    """Condense a study's table to its headline numbers (medians over seeds).
+
+    Parameters
+    ----------
+    name
+        The study.
+    table
+        Its table (as returned by :func:`run_study` or read from ``<name>.csv``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``samples-features`` and ``snr``: per setting, the median (and for the scale-free
+        separation the lowest and highest) over seeds of the separation measures.
+        ``clusterers``: per clusterer and informative count, the median V-measure on the
+        samples not tuned on, the median number of clusters and how many runs failed.
+        ``silhouette``: per dataset, the k of maximum silhouette of every seed.
+        ``eps``: per seed, the eps of maximum V-measure, the clusters found there, the scores
+        there, and the range of eps at which DBSCAN finds the true number of groups.
+
+    """
+    _check_choice("name", name, STUDIES)
+    if name in ("samples-features", "snr"):
+        keys = ["n_samples", "n_informative", "n_groups", "snr"]
+        g = table.groupby(keys)
+        out = g[["centre_distance", "silhouette", "dbscan_v_measure", "final_kl"]].median()
+        out.insert(1, "separation", g["separation"].median())
+        out.insert(2, "separation_min", g["separation"].min())
+        out.insert(3, "separation_max", g["separation"].max())
+        out["seeds"] = g.size()
+        return out.reset_index()
+    if name == "clusterers":
+        g = table.groupby(["n_informative", "clusterer"], sort=False)
+        out = pd.DataFrame({
+            "eval_v_measure": g["eval_v_measure"].median(),
+            "eval_v_measure_min": g["eval_v_measure"].min(),
+            "n_clusters": g["n_clusters"].median(),
+            "not_ok": g["status"].agg(lambda s: int((s.astype(str) != "ok").sum())),
+            "seeds": g.size(),
+        })
+        return out.reset_index()
+    if name == "silhouette":
+        idx = table.groupby(["dataset", "n_groups", "seed"])["silhouette"].idxmax()
+        best = table.loc[idx, ["dataset", "n_groups", "seed", "k", "silhouette"]]
+        return best.rename(columns={"k": "best_k", "n_groups": "true_k"}).reset_index(drop=True)
+    rows = []
+    for seed, g in table.groupby("seed"):
+        b = g[g["best"].astype(bool)].iloc[0]
+        true = g[g["n_clusters"] == g["n_groups"]]
+        rows.append({
+            "seed": seed, "n_groups": int(b["n_groups"]), "eps_best": b["eps"],
+            "eps_best_relative": b["eps_relative"], "n_clusters_at_best": int(b["n_clusters"]),
+            "noise_fraction_at_best": b["noise_fraction"], "v_measure": b["v_measure"],
+            "homogeneity": b["homogeneity"], "completeness": b["completeness"],
+            "eps_true_count_from": true["eps"].min() if len(true) else math.nan,
+            "eps_true_count_to": true["eps"].max() if len(true) else math.nan,
+        })
+    return pd.DataFrame(rows)
