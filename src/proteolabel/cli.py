@@ -292,6 +292,73 @@ def predict_cmd(model_dir, input, out, fmt, quantity, samples_in, distance_facto
     click.echo(f"Wrote {out}/ (predictions.csv, predict.json)")
 
 
+def _number_list(kind):
+    """Parse '500,1000' (and repeated options) into a tuple of numbers."""
+
+    def parse(ctx, param, values):
+        if not values:
+            return None
+        try:
+            return tuple(kind(v) for item in values for v in item.split(",") if v.strip())
+        except ValueError as exc:
+            raise click.BadParameter(f"expected comma-separated numbers, got {values}") from exc
+
+    return parse
+
+
+@main.command("study")
+@click.argument("name", type=click.Choice(["samples-features", "snr", "clusterers", "silhouette",
+                                           "eps"]))
+@click.option("--out", "-o", type=click.Path(file_okay=False), default="proteolabel_study",
+              show_default=True, help="Output folder (created; the study's files are replaced).")
+@click.option("--quick", is_flag=True, help="The reduced grid (smaller sizes, 10 epochs).")
+@click.option("--seeds", type=click.IntRange(1), default=3, show_default=True,
+              help="Repeats with seeds 0..N-1 (data and VAE).")
+@click.option("--epochs", type=click.IntRange(1), default=None,
+              help="VAE epochs per run. [default: 500, or 10 with --quick]")
+@click.option("--sizes", multiple=True, callback=_number_list(int),
+              help="Sample sizes, comma-separated (e.g. 500,1000,2000,10000).")
+@click.option("--informative", multiple=True, callback=_number_list(int),
+              help="Numbers of informative features, comma-separated.")
+@click.option("--snr", multiple=True, callback=_number_list(float),
+              help="Signal to noise values (class_sep / within-group sd), comma-separated.")
+@click.option("--features", type=click.IntRange(2), default=1296, show_default=True,
+              help="Features per sample.")
+@click.option("--embedding", type=click.Choice(["vae", "pca"]), default="vae", show_default=True,
+              help="The method's VAE, or PCA as a linear reference.")
+@click.option("--jobs", "-j", type=int, default=-1, show_default=True,
+              help="Processes for distinct settings (-1: every core).")
+@click.option("--device", default="auto", show_default=True,
+              help="'auto' (GPU if present), 'cpu', 'cuda' or 'cuda:N'.")
+@click.pass_context
+@_fail_clearly
+def study_cmd(ctx, name, out, quick, seeds, epochs, sizes, informative, snr, features,
+              embedding, jobs, device):
+    """Run one of the method's synthetic studies; write NAME.csv, NAME.png and NAME.json.
+
+    \b
+    samples-features  group distance in the latent: sample sizes x informative features
+    snr               group distance against signal to noise
+    clusterers        every clusterer on the latent of four groups
+    silhouette        k-means silhouette against k: round groups and stripes
+    eps               DBSCAN eps sweep: clusters, noise, scores, where the maximum lies
+    """  # noqa: D301 - click's \b keeps the list unwrapped
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import pandas as pd
+
+    from proteolabel.studies import run_study, summarize_study
+
+    table = run_study(name, out, sizes=sizes, informative=informative, snr=snr, seeds=seeds,
+                      epochs=epochs, quick=quick, n_jobs=jobs, progress=not ctx.obj["quiet"],
+                      n_features=features, embedding=embedding, device=device)
+    with pd.option_context("display.width", 160, "display.max_columns", 20):
+        click.echo(summarize_study(name, table).to_string(
+            index=False, float_format=lambda v: f"{v:.4g}"))
+    click.echo(f"Wrote {Path(out)}/ ({name}.csv, {name}.png, {name}.json)")
+
+
 @main.command("inspect")
 @click.argument("input", type=click.Path(exists=True, dir_okay=False))
 @click.option("--format", "fmt", default="infer", show_default=True, help="Input format.")

@@ -169,3 +169,20 @@ def test_bad_arguments_are_named():
         run_study("snr", "unused", sizes=(10,))
     with pytest.raises(ValueError, match="embedding"):
         run_study("snr", "unused", embedding="umap")
+
+
+def test_cli_study_command(tmp_path):
+    from click.testing import CliRunner
+
+    from proteolabel.cli import main
+
+    cmd = main.commands["study"]
+    assert tuple(cmd.params[0].type.choices) == STUDIES
+    res = CliRunner().invoke(main, ["-q", "study", "eps", "--out", str(tmp_path), "--sizes", "60",
+                                    "--features", "16", "--epochs", "2", "--seeds", "2",
+                                    "--jobs", "1"])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "eps.csv").exists() and (tmp_path / "eps.png").exists()
+    assert "eps_best" in res.output
+    bad = CliRunner().invoke(main, ["study", "snr", "--out", str(tmp_path), "--sizes", "5"])
+    assert bad.exit_code != 0 and "at least 20" in bad.output
