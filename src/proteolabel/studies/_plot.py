@@ -174,7 +174,13 @@ def plot_separation(df: pd.DataFrame, x: str, hue: str | None, title: str) -> Fi
     for ax, m in zip(axes, _SEPARATION_MEASURES, strict=True):
         spread(df, x, m, hue=hue, ax=ax, logx=x == "snr")
         if m == "separation":
-            ax.set_yscale("symlog", linthresh=0.1)
+            pos = df[m].to_numpy(dtype=float)
+            pos = pos[np.isfinite(pos)]
+            if pos.size and pos.min() > 0:
+                ax.set_yscale("log")
+            else:
+                ax.set_yscale("symlog", linthresh=0.1)
+                ax.set_ylim(bottom=0)
         if m in ("silhouette", "dbscan_v_measure"):
             ax.set_ylim(min(-0.05, ax.get_ylim()[0]), 1.02)
     if hue is not None and df[hue].nunique() > 1:
