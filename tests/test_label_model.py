@@ -25,6 +25,10 @@ from proteolabel._pipeline import RunConfig, run
 from proteolabel._predict import predict_file, train_label_model
 from proteolabel.models._classifier import MLPLabelClassifier
 
+# Short training runs here are expected to leave the VAE latent collapsed; that warning is
+# tested in tests/test_pipeline.py.
+pytestmark = pytest.mark.filterwarnings("ignore:.*posterior collapse:UserWarning")
+
 EXCERPT = Path(__file__).parent / "data" / "label_model" / "alzheimer_excerpt.csv"
 
 

@@ -19,7 +19,11 @@ NAFLD = DATA / "nafld-plasma-maxquant"
 SKYLINE = DATA / "skyline-msstats-spikein" / "skyline_input.csv"
 # The NAFLD file was re-saved by pandas; a few over-long cells broke into fragment lines, which
 # the MaxQuant reader skips with this warning (and counts).
-pytestmark = pytest.mark.filterwarnings("ignore:.*too few fields:UserWarning")
+# Runs of a few epochs are expected to leave the latent collapsed (the warning is tested on its own).
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:.*too few fields:UserWarning"),
+    pytest.mark.filterwarnings("ignore:.*posterior collapse:UserWarning"),
+]
 
 
 def _run_cli(args):
@@ -177,3 +181,12 @@ def test_compare_command_on_a_run_folder(tmp_path):
     assert (table["eval_n"] == (~labels["is_tune"]).sum()).all()
     assert (cmp_out / "compare.png").read_bytes()[:4] == b"\x89PNG"
     assert "dbscan" in res.output
+
+
+def test_embed_warns_when_the_latent_collapses():
+    rng = np.random.default_rng(0)
+    adata = ad.AnnData(rng.random((40, 12)).astype(np.float32))
+    with pytest.warns(UserWarning, match="posterior collapse"):
+        tl.embed(adata, epochs=30, beta=200.0, random_state=0)
+    assert adata.uns["vae"]["collapsed"] is True
+    assert adata.uns["vae"]["final_kl"] < 0.05

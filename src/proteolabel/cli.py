@@ -70,6 +70,8 @@ def _run_options(fn):
                      show_default=True, help="Adam learning rate."),
         click.option("--beta", type=click.FloatRange(0), default=1.0, show_default=True,
                      help="Weight of the KL term (lower spreads the latent)."),
+        click.option("--kl-warmup-epochs", type=click.IntRange(0), default=0, show_default=True,
+                     help="Epochs over which the KL weight rises from 0 to --beta."),
         click.option("--top-n", type=click.IntRange(1), default=1296, show_default=True,
                      help="Keep the N most abundant proteins (all if fewer)."),
         click.option("--scale", type=click.Choice(["max", "minmax"]), default="max",

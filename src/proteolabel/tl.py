@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Any
 
 import anndata as ad
@@ -13,6 +14,9 @@ from proteolabel import _constants as K
 from proteolabel._utils import as_generator
 
 log = logging.getLogger(__name__)
+
+#: Below this final KL (nats per sample) the latent is reported as collapsed onto the prior.
+COLLAPSE_KL = 0.05
 
 
 def _included(adata: ad.AnnData) -> np.ndarray:
@@ -50,7 +54,9 @@ def embed(
     Returns
     -------
     The fitted :class:`~proteolabel.models.VAEEmbedder`. Writes ``obsm[key_added]`` (n_obs x
-    n_latent) and ``uns["vae"]`` (parameters, device, epochs run, final losses, per-epoch history).
+    n_latent) and ``uns["vae"]`` (parameters, device, epochs run, final losses, ``collapsed``,
+    per-epoch history). Warns when the final KL term is under ``COLLAPSE_KL`` (0.05 nats per
+    sample): the latent then carries almost no information about the samples.
 
     """
     from proteolabel.models import VAEEmbedder
@@ -63,6 +69,17 @@ def embed(
     Z[keep] = est.transform(X[keep])
     adata.obsm[key_added] = Z
     hist = est.history_
+    final_kl = float(hist["kl"].iloc[-1])
+    collapsed = bool(final_kl < COLLAPSE_KL)
+    if collapsed:
+        warnings.warn(
+            f"the VAE's latent carries almost no information: its KL term ended at {final_kl:.3g} "
+            f"nats per sample (< {COLLAPSE_KL}), so the encoder maps every sample close to the prior "
+            "(posterior collapse) and clusters will mostly reflect noise. Try a lower KL weight "
+            "(beta=0.1, --beta 0.1), a KL warm-up (--kl-warmup-epochs 100) or more epochs.",
+            UserWarning,
+            stacklevel=2,
+        )
     params = {k: (list(v) if isinstance(v, tuple) else v) for k, v in est.get_params().items()}
     params = {k: ("none" if v is None else v) for k, v in params.items()}
     params["device"] = str(params["device"])
@@ -73,7 +90,8 @@ def embed(
         "n_epochs": int(est.n_epochs_),
         "final_loss": float(hist["loss"].iloc[-1]),
         "final_reconstruction": float(hist["reconstruction"].iloc[-1]),
-        "final_kl": float(hist["kl"].iloc[-1]),
+        "final_kl": final_kl,
+        "collapsed": collapsed,
         "history": {c: hist[c].to_numpy() for c in hist.columns},
     }
     return est
