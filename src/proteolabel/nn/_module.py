@@ -74,9 +74,11 @@ class VAEModule(nn.Module):
             z = qz_m
         return {"qz_m": qz_m, "qz_logvar": qz_logvar, "z": z}
 
-    def generative(self, z: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Decode latent points: Bernoulli logits and probabilities of every feature."""
+    def generative(self, z: torch.Tensor, probabilities: bool = True) -> dict[str, torch.Tensor]:
+        """Decode latent points: Bernoulli logits (and, unless told not to, probabilities)."""
         logits = self.decoder(z)
+        if not probabilities:  # the loss needs only the logits: skip one sigmoid per step
+            return {"logits": logits}
         return {"logits": logits, "px": torch.sigmoid(logits)}
 
     @staticmethod
@@ -100,7 +102,7 @@ class VAEModule(nn.Module):
     ) -> LossOutput:
         """Run inference, generative and loss on one batch."""
         inf = self.inference(x, generator=generator)
-        gen = self.generative(inf["z"])
+        gen = self.generative(inf["z"], probabilities=False)
         return self.loss(x, inf, gen, beta=beta)
 
     @torch.inference_mode()

@@ -119,6 +119,7 @@ def train_vae(
             b = beta if kl_warmup_epochs <= 0 else beta * min(1.0, (epoch + 1) / kl_warmup_epochs)
             perm = torch.randperm(n, generator=generator, device=device)
             sums = torch.zeros(3, device=device)
+            terms = torch.empty(3, device=device)
             for start in range(0, n, batch_size):
                 idx = perm[start : start + batch_size]
                 xb = x.index_select(0, idx)
@@ -127,8 +128,9 @@ def train_vae(
                 opt.zero_grad(set_to_none=True)
                 out.loss.backward()
                 opt.step()
-                w = xb.shape[0]
-                sums += torch.stack([out.loss.detach(), out.reconstruction.detach(), out.kl.detach()]) * w
+                with torch.no_grad():
+                    terms[0], terms[1], terms[2] = out.loss, out.reconstruction, out.kl
+                sums.add_(terms, alpha=xb.shape[0])
             loss, rec, kl = (sums / n).tolist()
             if not math.isfinite(loss):
                 _restore(module, good)
