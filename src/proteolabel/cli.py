@@ -106,7 +106,8 @@ def _report(result, out: Path) -> None:
             click.echo(
                 f"  {name:8s} ({m['n_samples']} samples): V-measure {m.get('v_measure', float('nan')):.3f}, "
                 f"homogeneity {m.get('homogeneity', float('nan')):.3f}, "
-                f"completeness {m.get('completeness', float('nan')):.3f}, ARI {m.get('ari', float('nan')):.3f}"
+                f"completeness {m.get('completeness', float('nan')):.3f}, "
+                f"ARI {m.get('ari', float('nan')):.3f}"
             )
     if info["metrics"] and info["metrics"].get("heldout_note"):
         click.echo("  note: " + info["metrics"]["heldout_note"])

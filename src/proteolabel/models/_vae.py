@@ -17,14 +17,6 @@ from sklearn.utils.validation import check_is_fitted, check_non_negative, valida
 
 from proteolabel._utils import seed_from_random_state
 from proteolabel.nn import TrainingHistory, VAEModule, train_vae
-from proteolabel.nn._blas import use_numpy_blas
-
-#: What ``matmul="auto"`` means on the CPU (decided by benchmarks/bench_training.py).
-AUTO_CPU_MATMUL = "torch"
-
-
-def _matmul_backend(matmul: str) -> str:
-    return AUTO_CPU_MATMUL if matmul == "auto" else matmul
 
 _CONFIG = "vae_config.json"
 _WEIGHTS = "vae_weights.pt"
@@ -100,11 +92,13 @@ class VAEEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     precision
         ``"float32"``, or ``"bfloat16"`` to run the matrix products in bfloat16 (autocast). On
         the CPUs measured so far bfloat16 was far slower than float32; it is for GPUs.
-    matmul
-        Who computes the CPU matrix products: ``"torch"`` (PyTorch's BLAS), ``"numpy"`` (NumPy's
-        BLAS through a custom autograd function; the same numbers up to rounding) or ``"auto"``
-        (the one ``benchmarks/bench_training.py`` found faster on the project's machines). GPUs
-        always use PyTorch.
+    engine
+        How a training step's gradients are computed. ``"fused"``: a hand-written forward and
+        backward pass of BLAS calls (NumPy's OpenBLAS) into fixed buffers, CPU float32 only, the
+        fastest on the CPUs measured in ``benchmarks/bench_training.py``; it holds PyTorch to one
+        thread while it trains. ``"torch"``: PyTorch autograd (any device and precision).
+        ``"auto"``: fused on the CPU in float32, torch otherwise. Both compute the gradient of the
+        same loss with the same sampling noise; they agree up to floating-point rounding.
     random_state
         Seed for the weight initialisation, the shuffling, the sampling noise and the validation
         split. The same seed gives the same latent on the same machine, library versions and
@@ -142,7 +136,7 @@ class VAEEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         "early_stopping_patience": [Interval(Integral, 1, None, closed="left"), None],
         "device": [str, torch.device],
         "precision": [StrOptions({"float32", "bfloat16"})],
-        "matmul": [StrOptions({"auto", "torch", "numpy"})],
+        "engine": [StrOptions({"auto", "fused", "torch"})],
         "random_state": ["random_state"],
         "verbose": ["boolean"],
     }
@@ -161,7 +155,7 @@ class VAEEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         early_stopping_patience: int | None = None,
         device: str = "auto",
         precision: str = "float32",
-        matmul: str = "auto",
+        engine: str = "auto",
         random_state: int | np.random.RandomState | None = None,
         verbose: bool = False,
     ):
@@ -177,7 +171,7 @@ class VAEEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self.early_stopping_patience = early_stopping_patience
         self.device = device
         self.precision = precision
-        self.matmul = matmul
+        self.engine = engine
         self.random_state = random_state
         self.verbose = verbose
 
@@ -216,8 +210,6 @@ class VAEEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         gen_cpu = torch.Generator().manual_seed(self.seed_)
         module = self._build(X.shape[1], gen_cpu)
         module.to(device)
-        if device.type == "cpu" and self.precision == "float32" and _matmul_backend(self.matmul) == "numpy":
-            use_numpy_blas(module)
         gen = gen_cpu if device.type == "cpu" else torch.Generator(device).manual_seed(self.seed_)
 
         rng = np.random.default_rng(self.seed_)
@@ -247,10 +239,10 @@ class VAEEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                 early_stopping_patience=self.early_stopping_patience,
                 generator=gen,
                 autocast_dtype=autocast,
+                engine={"auto": "auto", "fused": "fused", "torch": "autograd"}[self.engine],
                 progress=self.verbose,
             )
         finally:
-            use_numpy_blas(module, enable=False)
             module.to("cpu")
         self._set_history(hist)
         return self

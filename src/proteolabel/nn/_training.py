@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from proteolabel.nn._fused_cpu import FusedCPUStep, supports
 from proteolabel.nn._module import VAEModule
 
 
@@ -72,6 +73,7 @@ def train_vae(
     early_stopping_patience: int | None = None,
     generator: torch.Generator | None = None,
     autocast_dtype: torch.dtype | None = None,
+    engine: str = "autograd",
     progress: bool = False,
     on_epoch_end: Callable[[int, TrainingHistory], None] | None = None,
 ) -> TrainingHistory:
@@ -84,6 +86,11 @@ def train_vae(
     With ``x_val`` the validation loss (latent means, no sampling noise) is computed after every
     epoch, and the weights of the epoch with the lowest validation loss are restored at the end;
     with ``early_stopping_patience`` training stops once it has not improved for that many epochs.
+
+    ``engine`` says how a step's gradients are computed: ``"autograd"`` (PyTorch, any device),
+    ``"fused"`` (:class:`proteolabel.nn._fused_cpu.FusedCPUStep`: the same gradients by hand-written
+    BLAS calls into fixed buffers, CPU float32 only; PyTorch is held to one thread meanwhile) or
+    ``"auto"`` (fused where it applies, else autograd).
 
     Raises
     ------
@@ -112,6 +119,18 @@ def train_vae(
 
         bar = tqdm(total=epochs, desc="training VAE", unit="epoch", leave=False)
     use_autocast = autocast_dtype is not None
+    if engine not in ("auto", "autograd", "fused"):
+        raise ValueError(f"engine must be 'auto', 'autograd' or 'fused', not {engine!r}")
+    fused_ok = not use_autocast and supports(module, x)
+    if engine == "fused" and not fused_ok:
+        raise ValueError(
+            "engine='fused' needs a plain VAEModule and data on the CPU in float32 (no autocast); "
+            "use engine='autograd'"
+        )
+    step = FusedCPUStep(module, x, min(batch_size, n)) if fused_ok and engine != "autograd" else None
+    torch_threads = torch.get_num_threads()
+    if step is not None:
+        torch.set_num_threads(1)  # OpenBLAS does the products; PyTorch only the optimiser
     module.train()
     try:
         for epoch in range(epochs):
@@ -122,6 +141,13 @@ def train_vae(
             terms = torch.empty(3, device=device)
             for start in range(0, n, batch_size):
                 idx = perm[start : start + batch_size]
+                if step is not None:
+                    bl, br, bk = step(idx, generator, b)
+                    opt.step()
+                    sums[0] += bl * idx.shape[0]
+                    sums[1] += br * idx.shape[0]
+                    sums[2] += bk * idx.shape[0]
+                    continue
                 xb = x.index_select(0, idx)
                 with torch.autocast(device.type, dtype=autocast_dtype, enabled=use_autocast):
                     out = module(xb, generator=generator, beta=b)
@@ -172,6 +198,8 @@ def train_vae(
     finally:
         if bar is not None:
             bar.close()
+        if step is not None:
+            torch.set_num_threads(torch_threads)
         module.eval()
     if best_state is not None:
         _restore(module, best_state)

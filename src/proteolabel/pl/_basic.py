@@ -48,7 +48,10 @@ def latent(
     edge = adata.obs[mark].to_numpy(bool) if mark and mark in adata.obs else np.zeros(adata.n_obs, bool)
     vals = values.to_numpy(object)
     is_missing = pd.isna(values).to_numpy() | (values.astype(str).str.strip() == "").to_numpy()
-    is_noise = (values.astype(str) == "-1").to_numpy() if color == K.OBS_CLUSTER else np.zeros(len(vals), bool)
+    if color == K.OBS_CLUSTER:
+        is_noise = (values.astype(str) == "-1").to_numpy()
+    else:
+        is_noise = np.zeros(len(vals), bool)
     for mask, c, lab in ((is_missing & ok, "#dddddd", "no label"), (is_noise & ok, "#888888", "noise")):
         if mask.any():
             ax.scatter(Z[mask, 0], Z[mask, 1], s=s, c=c, label=f"{lab} ({mask.sum()})", linewidths=0)
