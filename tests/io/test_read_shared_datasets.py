@@ -1,4 +1,5 @@
-"""Every dataset in ../shared/data loads with the right samples and groups (skipped without it)."""
+"""Every public dataset of the project (full copies in tests/data/datasets) loads with the right
+samples and groups."""
 
 from __future__ import annotations
 

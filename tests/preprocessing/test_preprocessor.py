@@ -1,5 +1,6 @@
 import math
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -7,6 +8,8 @@ import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from proteolabel.preprocessing import Preprocessor
+
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 BR12 = pd.DataFrame(
     {
@@ -28,8 +31,8 @@ def test_sklearn_compatible(estimator, check):
     check(estimator)
 
 
-def test_br12_matches_shared_case_file(shared):
-    df = pd.read_csv(shared / "cases" / "BR-12" / "matrix.csv", index_col=0)
+def test_br12_matches_shared_case_file():
+    df = pd.read_csv(DATA / "cases" / "BR-12" / "matrix.csv", index_col=0)
     pd.testing.assert_frame_equal(df.astype(float), BR12, check_names=False)
 
 
