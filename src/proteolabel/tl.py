@@ -87,6 +87,7 @@ def embed(
         "params": params,
         "seed": int(est.seed_),
         "device": est.device_,
+        "engine": est.engine_,
         "n_epochs": int(est.n_epochs_),
         "final_loss": float(hist["loss"].iloc[-1]),
         "final_reconstruction": float(hist["reconstruction"].iloc[-1]),

@@ -102,6 +102,35 @@ def test_embedder_engines_agree():
     kw = dict(encoder_layers=(10, 6), epochs=5, batch_size=16, random_state=0, device="cpu")
     za = VAEEmbedder(engine="torch", **kw).fit_transform(X)
     zb = VAEEmbedder(engine="fused", **kw).fit_transform(X)
-    zc = VAEEmbedder(**kw).fit_transform(X)  # auto picks the fused step on the CPU
+    auto = VAEEmbedder(**kw).fit(X)  # auto picks one of the two, by the CPU
     np.testing.assert_allclose(zb, za, rtol=1e-3, atol=1e-4)
-    np.testing.assert_array_equal(zc, zb)
+    np.testing.assert_array_equal(auto.transform(X), zb if auto.engine_ == "fused" else za)
+
+
+def test_auto_engine_follows_the_cpu_vendor(monkeypatch):
+    from proteolabel.nn import _fused_cpu, _training
+
+    x = _data(24, 30)
+    for vendor, expected in (("AuthenticAMD", "fused"), ("GenuineIntel", "autograd"), ("", "autograd")):
+        monkeypatch.setattr(_fused_cpu, "cpu_vendor", lambda v=vendor: v)
+        mod = VAEModule(30, encoder_layers=(8,), generator=torch.Generator().manual_seed(0))
+        hist = _training.train_vae(mod, x, epochs=1, batch_size=8, engine="auto")
+        assert hist.engine == expected, vendor
+    # float64 data cannot take the fused step: auto falls back to autograd even on AMD
+    monkeypatch.setattr(_fused_cpu, "cpu_vendor", lambda: "AuthenticAMD")
+    mod = VAEModule(30, encoder_layers=(8,), generator=torch.Generator().manual_seed(0)).double()
+    assert _training.train_vae(mod, x.double(), epochs=1, batch_size=8).engine == "autograd"
+
+
+def test_cpu_vendor_reads_this_machine():
+    from proteolabel.nn._fused_cpu import cpu_vendor
+
+    v = cpu_vendor()
+    assert isinstance(v, str)
+    try:
+        with open("/proc/cpuinfo") as fh:
+            text = fh.read()
+    except OSError:
+        return
+    if "vendor_id" in text:
+        assert v and v in text

@@ -95,10 +95,12 @@ class VAEEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     engine
         How a training step's gradients are computed. ``"fused"``: a hand-written forward and
         backward pass of BLAS calls (NumPy's OpenBLAS) into fixed buffers, CPU float32 only, the
-        fastest on the CPUs measured in ``benchmarks/bench_training.py``; it holds PyTorch to one
+        faster engine on the AMD CPU measured in ``benchmarks/bench_training.py``; it holds PyTorch to one
         thread while it trains. ``"torch"``: PyTorch autograd (any device and precision).
-        ``"auto"``: fused on the CPU in float32, torch otherwise. Both compute the gradient of the
-        same loss with the same sampling noise; they agree up to floating-point rounding.
+        ``"auto"``: fused on AMD CPUs in float32 (where NumPy's OpenBLAS beats PyTorch's MKL),
+        torch otherwise (see :func:`proteolabel.nn._fused_cpu.preferred`); ``engine_`` says which
+        ran. Both compute the gradient of the same loss with the same sampling noise; they agree
+        up to floating-point rounding.
     random_state
         Seed for the weight initialisation, the shuffling, the sampling noise and the validation
         split. The same seed gives the same latent on the same machine, library versions and
@@ -118,6 +120,8 @@ class VAEEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         Epochs actually run.
     device_ : str
         The device the network was trained on.
+    engine_ : str
+        The training engine that ran: ``"fused"`` or ``"autograd"``.
     seed_ : int
         The integer seed drawn from ``random_state``.
 
@@ -251,6 +255,7 @@ class VAEEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         self.history_ = pd.DataFrame(hist.as_dict())
         self.n_epochs_ = len(hist.loss)
         self.best_epoch_ = hist.best_epoch
+        self.engine_ = hist.engine
         self.stopped_early_ = hist.stopped_early
 
     # -- using -------------------------------------------------------------------------------
@@ -303,6 +308,7 @@ class VAEEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             "n_features_in": int(self.n_features_in_),
             "feature_names_in": [str(f) for f in getattr(self, "feature_names_in_", [])] or None,
             "n_epochs": int(self.n_epochs_),
+            "engine": getattr(self, "engine_", "unknown"),
             "history": self.history_.to_dict(orient="list"),
             "torch_version": torch.__version__,
         }
@@ -336,6 +342,7 @@ class VAEEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         est.n_epochs_ = int(config["n_epochs"])
         est.best_epoch_ = None
         est.stopped_early_ = False
+        est.engine_ = config.get("engine", "unknown")
         return est
 
 

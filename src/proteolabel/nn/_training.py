@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from proteolabel.nn._fused_cpu import FusedCPUStep, supports
+from proteolabel.nn._fused_cpu import FusedCPUStep, preferred, supports
 from proteolabel.nn._module import VAEModule
 
 
@@ -29,6 +29,7 @@ class TrainingHistory:
     seconds: list[float] = field(default_factory=list)
     best_epoch: int | None = None
     stopped_early: bool = False
+    engine: str = "autograd"
 
     def as_dict(self) -> dict[str, list[float]]:
         """Columns of equal length, one row per epoch (validation loss NaN when not used)."""
@@ -90,7 +91,8 @@ def train_vae(
     ``engine`` says how a step's gradients are computed: ``"autograd"`` (PyTorch, any device),
     ``"fused"`` (:class:`proteolabel.nn._fused_cpu.FusedCPUStep`: the same gradients by hand-written
     BLAS calls into fixed buffers, CPU float32 only; PyTorch is held to one thread meanwhile) or
-    ``"auto"`` (fused where it applies, else autograd).
+    ``"auto"`` (fused where it applies and is the faster engine on this CPU, see
+    :func:`proteolabel.nn._fused_cpu.preferred`; else autograd). ``history.engine`` says which ran.
 
     Raises
     ------
@@ -127,7 +129,9 @@ def train_vae(
             "engine='fused' needs a plain VAEModule and data on the CPU in float32 (no autocast); "
             "use engine='autograd'"
         )
-    step = FusedCPUStep(module, x, min(batch_size, n)) if fused_ok and engine != "autograd" else None
+    use_fused = engine == "fused" or (engine == "auto" and fused_ok and preferred())
+    step = FusedCPUStep(module, x, min(batch_size, n)) if use_fused else None
+    history.engine = "fused" if use_fused else "autograd"
     torch_threads = torch.get_num_threads()
     if step is not None:
         torch.set_num_threads(1)  # OpenBLAS does the products; PyTorch only the optimiser
