@@ -205,8 +205,7 @@ class VAEEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
 
         """
         self._validate_params()
-        X = validate_data(self, X, dtype=np.float32, ensure_min_samples=2)
-        check_unit_interval(X)
+        X = self._validate_input(X, reset=True)
         if self.early_stopping_patience is not None and self.validation_fraction == 0:
             raise ValueError("early_stopping_patience needs validation_fraction > 0")
         self.seed_ = seed_from_random_state(self.random_state)
@@ -261,9 +260,15 @@ class VAEEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     # -- using -------------------------------------------------------------------------------
     def _as_tensor(self, X) -> torch.Tensor:
         check_is_fitted(self, "module_")
-        X = validate_data(self, X, dtype=np.float32, reset=False)
-        check_unit_interval(X)
+        X = self._validate_input(X, reset=False)
         return torch.from_numpy(np.ascontiguousarray(X))
+
+    def _validate_input(self, X, reset: bool) -> np.ndarray:
+        """Validate ``X`` (float32, finite, feature count) and check it lies within [0, 1]."""
+        kw = {"ensure_min_samples": 2} if reset else {}
+        X = validate_data(self, X, dtype=np.float32, reset=reset, **kw)
+        check_unit_interval(X)
+        return X
 
     def transform(self, X) -> np.ndarray:
         """Latent means of ``X``, shape (n_samples, n_latent), float64."""

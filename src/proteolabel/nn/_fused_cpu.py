@@ -64,7 +64,7 @@ def supports(module: nn.Module, x: torch.Tensor) -> bool:
 
 
 def cpu_vendor() -> str:
-    """The CPU's vendor string (``"AuthenticAMD"``, ``"GenuineIntel"``...), or ``""`` if unknown."""
+    """Return the CPU's vendor string (``"AuthenticAMD"``, ``"GenuineIntel"``...) or ``""``."""
     import platform
 
     try:
