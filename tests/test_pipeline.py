@@ -190,3 +190,15 @@ def test_embed_warns_when_the_latent_collapses():
         tl.embed(adata, epochs=30, beta=200.0, random_state=0)
     assert adata.uns["vae"]["collapsed"] is True
     assert adata.uns["vae"]["final_kl"] < 0.05
+
+
+def test_cli_reader_options_reach_the_reader():
+    br03 = str(DATA / "cases" / "BR-03" / "proteinGroups.txt")
+    plain = json.loads(_run_cli(["inspect", br03, "--json"]).output)
+    kept = json.loads(_run_cli(["inspect", br03, "--json", "--option", "keep_contaminants=true"]).output)
+    assert "contaminant" in plain["dropped"] and "contaminant" not in kept["dropped"]
+    assert kept["n_proteins"] > plain["n_proteins"]
+    bad = CliRunner().invoke(main, ["-q", "inspect", br03, "--option", "q_value=0.05"])
+    assert bad.exit_code != 0 and "does not take option" in bad.output and "Traceback" not in bad.output
+    malformed = CliRunner().invoke(main, ["-q", "inspect", br03, "--option", "keep_decoys"])
+    assert malformed.exit_code != 0 and "KEY=VALUE" in malformed.output

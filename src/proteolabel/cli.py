@@ -51,6 +51,58 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
     ctx.obj = {"quiet": quiet}
 
 
+def _option_value(text: str):
+    """A reader option's value from the command line: bool, int, float, or text."""
+    low = text.strip().lower()
+    if low in ("true", "yes", "on"):
+        return True
+    if low in ("false", "no", "off"):
+        return False
+    if low in ("none", "null"):
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _parse_reader_options(ctx, param, values) -> dict:
+    out = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE (for example q_value=0.05)",
+                                     ctx=ctx, param=param)
+        out[key] = _option_value(value)
+    return out
+
+
+def _reader_options(fn):
+    """``--option KEY=VALUE`` (repeatable) and ``--missing-tokens``: passed on to the reader."""
+    fn = click.option(
+        "--missing-tokens", default=None, metavar="TOKENS",
+        help="Comma-separated cell texts that mean missing (case-insensitive), replacing the "
+             "default list (blank, NaN, NA, N/A, #N/A, Filtered, ...); 0 is always missing.",
+    )(fn)
+    return click.option(
+        "--option", "reader_options", multiple=True, metavar="KEY=VALUE",
+        callback=_parse_reader_options,
+        help="A reader option, repeatable: e.g. q_value=0.05, keep_contaminants=true, "
+             "sheet=data, delimiter=';', id_column='Gene names'. `proteolabel formats` lists "
+             "each format's options.",
+    )(fn)
+
+
+def _merge_reader_options(reader_options: dict, missing_tokens: str | None) -> dict:
+    opts = dict(reader_options)
+    if missing_tokens is not None:
+        opts["missing_tokens"] = [t.strip() for t in missing_tokens.split(",")]
+    return opts
+
+
 def _run_options(fn):
     opts = [
         click.option("--out", "-o", type=click.Path(file_okay=False), default="proteolabel_out",
@@ -149,16 +201,19 @@ def _config(input, labels, out, opts, quiet, **extra):
               help="Quantity to use where a format has several (MaxQuant: lfq, intensity, ibaq).")
 @click.option("--samples-in", type=click.Choice(["auto", "rows", "columns"]), default="auto",
               show_default=True, help="Generic tables: are samples rows or columns?")
+@_reader_options
 @_run_options
 @click.pass_context
 @_fail_clearly
-def run_cmd(ctx, input, labels, label_column, sample_column, fmt, quantity, samples_in, out, **opts):
+def run_cmd(ctx, input, labels, label_column, sample_column, fmt, quantity, samples_in,
+            reader_options, missing_tokens, out, **opts):
     """Run the whole job on INPUT: read, preprocess, VAE, eps search, DBSCAN; write OUT."""
     from proteolabel._pipeline import run
 
     cfg = _config(input, labels, out, opts, ctx.obj["quiet"], label_column=label_column,
                   sample_column=sample_column, format=fmt, quantity=quantity,
-                  samples_in=samples_in)
+                  samples_in=samples_in,
+                  reader_options=_merge_reader_options(reader_options, missing_tokens))
     result = run(cfg)
     _report(result, Path(out))
 
@@ -191,13 +246,19 @@ def demo_cmd(ctx, out, **opts):
 @click.option("--label-column", default=None, help="Label column (file or input annotation).")
 @click.option("--sample-column", default=None, help="Sample column of the label file.")
 @click.option("--format", "fmt", default="infer", show_default=True, help="Input format.")
+@click.option("--quantity", default=None,
+              help="Quantity to use where a format has several (MaxQuant: lfq, intensity, ibaq).")
+@click.option("--samples-in", type=click.Choice(["auto", "rows", "columns"]), default="auto",
+              show_default=True, help="Generic tables: are samples rows or columns?")
+@_reader_options
 @click.option("--methods", default=None,
               help="Comma-separated clusterers (default: all). See the docs of "
                    "proteolabel.cluster.CLUSTERERS.")
 @_run_options
 @click.pass_context
 @_fail_clearly
-def compare_cmd(ctx, source, labels, label_column, sample_column, fmt, methods, out, **opts):
+def compare_cmd(ctx, source, labels, label_column, sample_column, fmt, quantity, samples_in,
+                reader_options, missing_tokens, methods, out, **opts):
     """Benchmark every clusterer on one latent: metrics table and panel figure.
 
     SOURCE is either an output folder of `proteolabel run` (its latent and tune samples are
@@ -223,7 +284,9 @@ def compare_cmd(ctx, source, labels, label_column, sample_column, fmt, methods, 
         adata = ad.read_h5ad(h5)
     else:
         cfg = _config(source, labels, None, opts, ctx.obj["quiet"], label_column=label_column,
-                      sample_column=sample_column, format=fmt)
+                      sample_column=sample_column, format=fmt, quantity=quantity,
+                      samples_in=samples_in,
+                      reader_options=_merge_reader_options(reader_options, missing_tokens))
         adata = run(cfg).adata
     outp = Path(out)
     outp.mkdir(parents=True, exist_ok=True)
@@ -261,6 +324,7 @@ def compare_cmd(ctx, source, labels, label_column, sample_column, fmt, methods, 
               help="Quantity to use where a format has several (MaxQuant: lfq, intensity, ibaq).")
 @click.option("--samples-in", type=click.Choice(["auto", "rows", "columns"]), default="auto",
               show_default=True, help="Generic tables: are samples rows or columns?")
+@_reader_options
 @click.option("--distance-factor", type=click.FloatRange(0, min_open=True), default=None,
               help="Flag samples farther than this x eps from every training core point in the "
                    "latent space. [default: the model's, 2]")
@@ -268,8 +332,8 @@ def compare_cmd(ctx, source, labels, label_column, sample_column, fmt, methods, 
               help="Flag samples whose highest class probability is below this. "
                    "[default: the model's, 0.6]")
 @_fail_clearly
-def predict_cmd(model_dir, input, out, fmt, quantity, samples_in, distance_factor,
-                min_probability):
+def predict_cmd(model_dir, input, out, fmt, quantity, samples_in, reader_options, missing_tokens,
+                distance_factor, min_probability):
     """Label the samples of INPUT with the model a run saved in MODEL_DIR (its OUT/model).
 
     Writes predictions.csv (one row per sample: predicted cluster and label, class
@@ -280,6 +344,7 @@ def predict_cmd(model_dir, input, out, fmt, quantity, samples_in, distance_facto
 
     _, report = predict_file(
         model_dir, input, out, format=fmt, quantity=quantity, samples_in=samples_in,
+        reader_options=_merge_reader_options(reader_options, missing_tokens),
         rule={"distance_factor": distance_factor, "min_probability": min_probability},
     )
     p = report["proteins"]
@@ -367,15 +432,17 @@ def study_cmd(ctx, name, out, quick, seeds, epochs, sizes, informative, snr, fea
 @click.option("--format", "fmt", default="infer", show_default=True, help="Input format.")
 @click.option("--quantity", default=None, help="Quantity to use where a format has several.")
 @click.option("--samples-in", type=click.Choice(["auto", "rows", "columns"]), default="auto")
+@_reader_options
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @_fail_clearly
-def inspect_cmd(input, fmt, quantity, samples_in, as_json):
+def inspect_cmd(input, fmt, quantity, samples_in, reader_options, missing_tokens, as_json):
     """Read INPUT and print what was detected: format, quantity, samples, proteins, drops."""
     import numpy as np
 
     from proteolabel.io import read
 
-    adata = read(input, format=fmt, quantity=quantity, samples_in=samples_in)
+    adata = read(input, format=fmt, quantity=quantity, samples_in=samples_in,
+                 **_merge_reader_options(reader_options, missing_tokens))
     info = dict(adata.uns.get("read", {}))
     X = np.asarray(adata.X, dtype=float)
     summary = {
@@ -416,8 +483,10 @@ def formats_cmd():
     """List the input formats proteolabel reads."""
     from proteolabel.io import READERS
 
-    for name in READERS:
-        click.echo(name)
+    width = max(len(n) for n in READERS)
+    for name, spec in READERS.items():
+        opts = f" [options: {', '.join(spec.options)}]" if spec.options else ""
+        click.echo(f"{name:<{width}}  {spec.description}{opts}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -64,7 +64,7 @@ def test_explicit_format_wins():
 
 
 def test_unknown_option_and_quantity():
-    with pytest.raises(TypeError, match="does not take option"):
+    with pytest.raises(ValueError, match="does not take option"):
         read(CASES / "BR-03" / "proteinGroups.txt", bogus=1)
     with pytest.raises(ValueError, match="no quantity choice"):
         read(CASES / "BR-12" / "matrix.csv", quantity="lfq")

@@ -234,9 +234,9 @@ def read(
         options["samples_in"] = samples_in
     unknown = set(options) - accepted
     if unknown:
-        raise TypeError(
+        raise ValueError(
             f"format {spec.name!r} does not take option(s) {sorted(unknown)}; it accepts "
-            f"{sorted(accepted)}."
+            f"{sorted(accepted)} (and, for any table: {list(_TABLE_OPTIONS)})."
         )
     source = table if spec.tabular else display
     return spec.load(source, ctx, **options)
