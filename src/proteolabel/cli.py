@@ -52,7 +52,7 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
 
 
 def _option_value(text: str):
-    """A reader option's value from the command line: bool, int, float, or text."""
+    """Parse a reader option's value from the command line: bool, int, float, or text."""
     low = text.strip().lower()
     if low in ("true", "yes", "on"):
         return True
