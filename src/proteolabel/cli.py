@@ -14,9 +14,23 @@ from proteolabel import __version__
 log = logging.getLogger("proteolabel")
 
 
+def _format_warning(message, category, filename, lineno, line=None) -> str:
+    """One line per warning: its category and message, not the source line that raised it."""
+    return f"{category.__name__}: {message}\n"
+
+
 def _setup_logging(verbose: int, quiet: bool) -> None:
+    """Log proteolabel's own messages at the chosen level; other libraries' at WARNING only."""
+    import warnings
+
     level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING if verbose < 3 else logging.DEBUG)
+    logging.getLogger("proteolabel").setLevel(level)
+    warnings.formatwarning = _format_warning
     logging.captureWarnings(True)
 
 
@@ -42,7 +56,8 @@ def _fail_clearly(fn):
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="proteolabel")
-@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option("-v", "--verbose", count=True,
+              help="More log output (-vv: debug; -vvv: also other libraries' debug output).")
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors; no progress bars.")
 @click.pass_context
 def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
