@@ -221,3 +221,17 @@ def test_training_refuses_empty_or_mismatched_input():
         train_classifier(m, torch.zeros(0, 3), torch.zeros(0, dtype=torch.long))
     with pytest.raises(ValueError, match="rows"):
         train_classifier(m, torch.zeros(4, 3), torch.zeros(3, dtype=torch.long))
+
+
+def test_a_validation_set_too_small_to_judge_is_not_used():
+    # 8 classes of 3: a stratified 15 % share holds no sample of any class -> no early stopping
+    rng = np.random.default_rng(0)
+    X = np.repeat(rng.random((8, 6)), 3, axis=0) + 0.01 * rng.standard_normal((24, 6))
+    y = np.repeat(np.arange(8), 3)
+    clf = _small(epochs=15, validation_fraction=0.15).fit(X, y)
+    assert clf.n_validation_ == 0 and clf.n_iter_ == 15 and not clf.stopped_early_
+    assert "no validation set" in clf.validation_note_ and "8 classes" in clf.validation_note_
+    # with enough samples per class the same share is used for early stopping
+    X2 = np.repeat(rng.random((2, 6)), 40, axis=0) + 0.01 * rng.standard_normal((80, 6))
+    clf2 = _small(epochs=15, validation_fraction=0.15).fit(X2, np.repeat([0, 1], 40))
+    assert clf2.n_validation_ == 12 and "held out" in clf2.validation_note_

@@ -412,3 +412,10 @@ def test_cli_run_then_predict(tmp_path):
     assert "classifier" not in json.loads((tmp_path / "plain" / "run.json").read_text())
     assert not (tmp_path / "plain" / "model" / "label_model.json").exists()
     assert (tmp_path / "plain" / "model" / "clusters.json").exists()
+
+
+def test_an_unfit_classifier_is_reported(result):
+    weak = MLPLabelClassifier(hidden_layers=(4,), epochs=1, learning_rate=1e-6, random_state=0)
+    with pytest.warns(UserWarning, match="reproduces only"):
+        model = LabelModel.from_run(result, classifier=weak, cv=0)
+    assert model.report["classifier"]["training_accuracy"] < 0.9

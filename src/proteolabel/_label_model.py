@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
@@ -49,6 +50,8 @@ REASON_RANGE = "outside_training_range"
 UNLIKE_REASONS = (REASON_FAR, REASON_UNSURE, REASON_COVERAGE, REASON_RANGE)
 
 _MAX_LISTED = 50
+#: Below this in-sample accuracy the saved classifier is reported as unreliable (a warning).
+MIN_TRAINING_ACCURACY = 0.9
 
 
 @dataclass(frozen=True)
@@ -588,6 +591,17 @@ class LabelModel:
             rule=rule, min_coverage=min_coverage, centroids=centroids,
         )
         train_pred = est.predict(X[train])
+        train_acc = float(np.mean(train_pred == y))
+        if train_acc < MIN_TRAINING_ACCURACY:
+            warnings.warn(
+                f"the saved classifier reproduces only {train_acc:.0%} of the clusters of the "
+                f"{int(train.sum())} samples it was trained on (cross-validated accuracy: "
+                f"{cv_report.get('accuracy', float('nan')):.0%}); its predictions for new "
+                "samples are unreliable. More samples per cluster, or more classifier epochs, "
+                "would help.",
+                UserWarning,
+                stacklevel=2,
+            )
         far = model._nearest_core(keep_Z)[0] > rule.distance_factor * model.eps
         cluster_sizes = {int(c): int((y == c).sum()) for c in found}
         model.report = {
@@ -604,6 +618,7 @@ class LabelModel:
                 "best_epoch": getattr(est, "best_epoch_", None),
                 "stopped_early": bool(getattr(est, "stopped_early_", False)),
                 "n_validation": int(getattr(est, "n_validation_", 0)),
+                "validation": getattr(est, "validation_note_", ""),
                 "training_accuracy": float(np.mean(train_pred == y)),
                 "training_accuracy_note": "in-sample, on the samples it was trained on; see cv",
             },

@@ -22,6 +22,9 @@ from proteolabel._utils import seed_from_random_state
 from proteolabel.models._vae import resolve_device
 from proteolabel.nn._classifier import ClassifierHistory, ClassifierModule, train_classifier
 
+#: The fewest validation samples early stopping is used with (and at least one per class).
+MIN_VALIDATION_SAMPLES = 10
+
 _CONFIG = "classifier_config.json"
 _WEIGHTS = "classifier_weights.pt"
 
@@ -56,9 +59,11 @@ class MLPLabelClassifier(ClassifierMixin, BaseEstimator):
     after each hidden layer, trained with AdamW (decoupled weight decay) on the class-weighted
     cross-entropy. A stratified ``validation_fraction`` of the samples is held out; the weights
     of the epoch with the lowest validation loss are kept, and training stops early once that
-    loss has not improved for ``early_stopping_patience`` epochs. When no validation sample can
-    be held out (each class keeps at least one training sample), all ``epochs`` run and the last
-    weights are kept; ``n_validation_`` is then 0.
+    loss has not improved for ``early_stopping_patience`` epochs. The validation set is used only
+    when it holds at least :data:`MIN_VALIDATION_SAMPLES` (10) samples and every class (a
+    stratified share of small clusters gives a few samples, on which the "best" epoch is chance);
+    otherwise all ``epochs`` run on every sample and the last weights are kept.
+    ``n_validation_`` is then 0 and ``validation_note_`` says why.
 
     Parameters
     ----------
@@ -108,6 +113,8 @@ class MLPLabelClassifier(ClassifierMixin, BaseEstimator):
         Whether training stopped before ``epochs``.
     n_validation_ : int
         Samples held out for validation.
+    validation_note_ : str
+        Whether a validation set was used, and why not when it was not.
     class_weight_ : ndarray of shape (n_classes,)
         The per-class loss weights used.
     n_features_in_ : int
@@ -225,10 +232,24 @@ class MLPLabelClassifier(ClassifierMixin, BaseEstimator):
         gen = gen_cpu if device.type == "cpu" else torch.Generator(device).manual_seed(self.seed_)
 
         rng = np.random.default_rng(self.seed_)
+        train_idx, val_idx = np.arange(y_idx.size), np.empty(0, dtype=np.intp)
+        self.validation_note_ = "validation_fraction=0: no validation set"
         if self.validation_fraction > 0:
-            train_idx, val_idx = stratified_holdout(y_idx, self.validation_fraction, rng)
-        else:
-            train_idx, val_idx = np.arange(y_idx.size), np.empty(0, dtype=np.intp)
+            tr, va = stratified_holdout(y_idx, self.validation_fraction, rng)
+            n_min = max(MIN_VALIDATION_SAMPLES, classes.size)
+            if va.size >= n_min and np.unique(y_idx[va]).size == classes.size:
+                train_idx, val_idx = tr, va
+                self.validation_note_ = (
+                    f"{va.size} samples held out (stratified) for early stopping")
+            else:
+                # Early stopping on a handful of samples picks an epoch by noise and keeps a
+                # barely trained network: train on every sample for all epochs instead.
+                self.validation_note_ = (
+                    f"no validation set: a stratified {self.validation_fraction} share would "
+                    f"hold {va.size} samples and {np.unique(y_idx[va]).size} of {classes.size} "
+                    f"classes (needs at least {n_min} samples and every class); every sample "
+                    "trained on, the last epoch's weights kept"
+                )
 
         def tensor(a: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
             return torch.tensor(a, dtype=dtype, device=device)  # copies: safe for read-only X
@@ -316,6 +337,7 @@ class MLPLabelClassifier(ClassifierMixin, BaseEstimator):
             "best_epoch": self.best_epoch_,
             "stopped_early": bool(self.stopped_early_),
             "n_validation": int(self.n_validation_),
+            "validation_note": getattr(self, "validation_note_", ""),
             "device": self.device_,
             "history": {k: [_finite_or_none(v) for v in col]
                         for k, col in self.history_.to_dict(orient="list").items()},
@@ -361,6 +383,7 @@ class MLPLabelClassifier(ClassifierMixin, BaseEstimator):
         est.best_epoch_ = config["best_epoch"]
         est.stopped_early_ = bool(config["stopped_early"])
         est.n_validation_ = int(config["n_validation"])
+        est.validation_note_ = config.get("validation_note", "")
         return est
 
 
