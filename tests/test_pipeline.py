@@ -78,7 +78,7 @@ def test_cli_run_maxquant_with_label_file_writes_everything(tmp_path):
 def test_cli_run_skyline_with_input_annotation_labels(tmp_path):
     out = tmp_path / "sky"
     _run_cli(["run", str(SKYLINE), "--label-column", "Condition", "--out", str(out),
-              "--epochs", "5", "--min-samples", "2"])
+              "--epochs", "5", "--min-samples", "2", "--no-classifier"])
     labels = pd.read_csv(out / "labels.csv")
     assert len(labels) == 15
     assert labels["label"].value_counts().to_dict() == {f"Mix{i}": 3 for i in range(1, 6)}
@@ -168,7 +168,7 @@ def test_demo_command_runs_on_the_bundled_data(tmp_path):
 def test_compare_command_on_a_run_folder(tmp_path):
     out = tmp_path / "run"
     _run_cli(["run", str(SKYLINE), "--label-column", "Condition", "--out", str(out),
-              "--epochs", "5", "--min-samples", "2", "--tune-fraction", "0.67"])
+              "--epochs", "5", "--min-samples", "2", "--tune-fraction", "0.67", "--no-classifier"])
     cmp_out = tmp_path / "cmp"
     res = _run_cli(["compare", str(out), "--out", str(cmp_out), "--min-samples", "2",
                     "--methods", "dbscan,kmeans,agglomerative"])
@@ -181,6 +181,12 @@ def test_compare_command_on_a_run_folder(tmp_path):
     assert (table["eval_n"] == (~labels["is_tune"]).sum()).all()
     assert (cmp_out / "compare.png").read_bytes()[:4] == b"\x89PNG"
     assert "dbscan" in res.output
+    # without --min-samples, the run's own setting is reused: DBSCAN gives the run's clusters
+    res = _run_cli(["compare", str(out), "--out", str(tmp_path / "cmp2"), "--methods", "dbscan"])
+    assert "min_samples=2, as in the run" in res.output
+    again = pd.read_csv(tmp_path / "cmp2" / "compare.csv", index_col=0)
+    info = json.loads((out / "run.json").read_text())
+    assert again.loc["dbscan", "n_clusters"] == info["counts"]["clusters"]
 
 
 def test_embed_warns_when_the_latent_collapses():

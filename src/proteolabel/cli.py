@@ -276,9 +276,9 @@ def compare_cmd(ctx, source, labels, label_column, sample_column, fmt, quantity,
                 reader_options, missing_tokens, methods, out, **opts):
     """Benchmark every clusterer on one latent: metrics table and panel figure.
 
-    SOURCE is either an output folder of `proteolabel run` (its latent and tune samples are
-    reused) or an input file (the VAE is trained first, as `run` does). Writes compare.csv,
-    compare.png and silhouette.png to OUT.
+    SOURCE is either an output folder of `proteolabel run` (its latent, tune samples and
+    min_samples are reused) or an input file (the VAE is trained first, as `run` does). Writes
+    compare.csv, compare.png and silhouette.png to OUT.
     """
     import anndata as ad
     import matplotlib
@@ -305,8 +305,13 @@ def compare_cmd(ctx, source, labels, label_column, sample_column, fmt, quantity,
         adata = run(cfg).adata
     outp = Path(out)
     outp.mkdir(parents=True, exist_ok=True)
+    min_samples = opts["min_samples"]
+    given = ctx.get_parameter_source("min_samples") is not click.core.ParameterSource.DEFAULT
+    if src.is_dir() and not given:  # the run's own DBSCAN setting, unless told otherwise
+        min_samples = int(adata.uns.get("eps_search", {}).get("min_samples", min_samples))
+        click.echo(f"min_samples={min_samples}, as in the run (--min-samples to change it)")
     comp = tl.compare(adata, methods=None if methods is None else methods.split(","),
-                      min_samples=opts["min_samples"], random_state=opts["seed"])
+                      min_samples=min_samples, random_state=opts["seed"])
     comp.table.to_csv(outp / "compare.csv")
     keep = ~adata.obs["excluded"].to_numpy(bool) if "excluded" in adata.obs else slice(None)
     Z = adata.obsm["X_vae"][keep]
