@@ -208,3 +208,16 @@ def test_cli_reader_options_reach_the_reader():
     assert bad.exit_code != 0 and "does not take option" in bad.output and "Traceback" not in bad.output
     malformed = CliRunner().invoke(main, ["-q", "inspect", br03, "--option", "keep_decoys"])
     assert malformed.exit_code != 0 and "KEY=VALUE" in malformed.output
+
+
+def test_a_second_run_into_the_same_folder_leaves_nothing_of_the_first(tmp_path):
+    out = tmp_path / "out"
+    cfg = dict(input=str(NAFLD / "proteinGroups.txt"), labels=str(NAFLD / "metadata.xlsx"),
+               label_column="disease", epochs=3, min_samples=3, out=str(out), progress=False)
+    run(RunConfig(**cfg, classifier=True))
+    assert (out / "model" / "label_model.json").exists()
+    (out / "notes.txt").write_text("mine")  # a user's own file
+    run(RunConfig(**cfg, classifier=False))
+    assert not (out / "model" / "label_model.json").exists()
+    assert not (out / "model" / "classifier_weights.pt").exists()
+    assert (out / "model" / "vae_weights.pt").exists() and (out / "notes.txt").read_text() == "mine"

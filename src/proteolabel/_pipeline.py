@@ -327,10 +327,40 @@ def labels_table(adata: ad.AnnData) -> pd.DataFrame:
     return df
 
 
+#: Files a run writes into its output folder, and into ``model/``; a new run into the same
+#: folder removes these first, so that no file of an earlier run is left beside the new ones.
+RUN_FILES = ("labels.csv", "latent.csv", "eps_sweep.csv", "training_history.csv", "result.h5ad",
+             "run.json", "latent.png", "eps_sweep.png", "training_loss.png")
+MODEL_FILES = ("preprocessor.json", "clusters.json", "label_model.json", "vae_config.json",
+               "vae_weights.pt", "classifier_config.json", "classifier_weights.pt")
+
+
+def clear_previous_run(out: Path) -> list[str]:
+    """Remove an earlier run's files from ``out`` (only those a run writes); return their names."""
+    removed = []
+    for name in RUN_FILES:
+        if (out / name).is_file():
+            (out / name).unlink()
+            removed.append(name)
+    model = out / "model"
+    for name in MODEL_FILES:
+        if (model / name).is_file():
+            (model / name).unlink()
+            removed.append(f"model/{name}")
+    if removed:
+        log.info("%s held an earlier run: its %d files were replaced", out, len(removed))
+    return removed
+
+
 def write_outputs(result: RunResult, out: Path) -> Path:
-    """Write labels.csv, latent.csv, eps_sweep.csv, result.h5ad, figures and the model."""
+    """Write labels.csv, latent.csv, eps_sweep.csv, result.h5ad, figures and the model.
+
+    Files an earlier run left in ``out`` are removed first (see :func:`clear_previous_run`);
+    other files in the folder are left alone.
+    """
     adata = result.adata
     out.mkdir(parents=True, exist_ok=True)
+    clear_previous_run(out)
     labels_table(adata).to_csv(out / "labels.csv", index=False)
     Z = np.asarray(adata.obsm[K.OBSM_LATENT])
     lat = pd.DataFrame(Z, columns=[f"latent_{i + 1}" for i in range(Z.shape[1])])
