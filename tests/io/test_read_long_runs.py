@@ -183,3 +183,87 @@ def test_generic_long_runs_with_one_base_name_refused(tmp_path):
     adata = read(tmp_path / "long.csv", format="generic_long", sample_column="protein",
                  protein_column="sample_id", value_column="intensity")
     assert list(adata.obs_names) == ["P12345"]
+
+
+# --- Skyline -------------------------------------------------------------------------------------
+
+
+def skyline_transitions(replicates, modified=True, mz=False):
+    """A Skyline transition report: P1 has one precursor, P2 a peptide with and without an
+    oxidised methionine; light and heavy rows; Total Area repeats on each transition row."""
+    rows = []
+    for rep, file in replicates:
+        for prot, pep, forms in (("sp|P1|A_HUMAN", "AAAGLTEK", [("AAAGLTEK", 409.7)]),
+                                 ("sp|P2|B_HUMAN", "MVVDLSTR",
+                                  [("MVVDLSTR", 461.7), ("M[+16]VVDLSTR", 469.7)])):
+            for form, (mod, precursor_mz) in enumerate(forms):
+                for label in ("light", "heavy"):
+                    for ion, area in (("precursor", 100.0), ("y4", 10.0), ("y5", 20.0)):
+                        row = {"Protein Name": prot, "Peptide Sequence": pep,
+                               "Peptide Modified Sequence": mod,
+                               "Precursor Mz": precursor_mz + (4 if label == "heavy" else 0),
+                               "Precursor Charge": 2, "Isotope Label Type": label,
+                               "Replicate Name": rep, "File Name": file, "Fragment Ion": ion,
+                               "Area": area if label == "light" else 5.0,
+                               "Total Area": 130.0 + 70 * form if label == "light" else 999.0}
+                        rows.append(row)
+    frame = pd.DataFrame(rows)
+    if not modified:
+        frame = frame.drop(columns=["Peptide Modified Sequence"])
+    if not mz:
+        frame = frame.drop(columns=["Precursor Mz"])
+    return frame
+
+
+REPLICATES = [("Ctrl 1", "C:\\runs\\b1\\S01.raw"), ("Ctrl 2", "C:\\runs\\b2\\S01.raw"),
+              ("Trt 1", "C:\\runs\\b1\\S03.raw")]
+
+
+@pytest.mark.parametrize("modified, mz", [(True, False), (False, True), (True, True)])
+def test_skyline_total_area_once_per_precursor(tmp_path, modified, mz):
+    skyline_transitions(REPLICATES, modified, mz).to_csv(tmp_path / "sky.csv", index=False)
+    adata = read(tmp_path / "sky.csv", quantity="total_area")
+    info = adata.uns[UNS_READ]
+    assert list(adata.obs_names) == ["Ctrl 1", "Ctrl 2", "Trt 1"]
+    assert list(adata.var_names) == ["sp|P1|A_HUMAN", "sp|P2|B_HUMAN"]
+    # P2: the unmodified (130) and the oxidised (200) precursor, each counted once
+    np.testing.assert_array_equal(adata.X, [[130, 330]] * 3)
+    np.testing.assert_array_equal(adata.layers[LAYER_N_VALUES], [[1, 2]] * 3)
+    assert info["dropped"] == {"rows_isotope_label": 27}
+    assert "18 repeated Total Area rows (one per transition) counted once per precursor" in (
+        info["messages"])
+    assert info["warnings"] == []
+
+
+def test_skyline_total_area_without_modified_sequence(tmp_path):
+    # only 'Peptide Sequence': the two forms of MVVDLSTR share every key column
+    skyline_transitions(REPLICATES, modified=False).to_csv(tmp_path / "sky.csv", index=False)
+    with pytest.warns(UserWarning, match=r"3 precursor keys .* hold the same transition "
+                      r"\('Fragment Ion'\) more than once"):
+        adata = read(tmp_path / "sky.csv", quantity="total_area")
+    np.testing.assert_array_equal(adata.X, [[130, 330]] * 3)
+    np.testing.assert_array_equal(adata.layers[LAYER_N_VALUES], [[1, 2]] * 3)
+    by_area = read(tmp_path / "sky.csv")  # transition areas need no de-duplication
+    np.testing.assert_array_equal(by_area.X, [[130, 260]] * 3)
+
+
+def test_skyline_files_with_one_base_name_refused(tmp_path):
+    frame = skyline_transitions(REPLICATES).drop(columns=["Replicate Name"])
+    frame.to_csv(tmp_path / "sky.csv", index=False)
+    with pytest.raises(ValueError, match=r"sky.csv: sample name 'S01' occurs 2 times \("
+                       r"'File Name' values 'C:\\\\runs\\\\b1\\\\S01.raw', "
+                       r"'C:\\\\runs\\\\b2\\\\S01.raw' at positions 1, 2\).*Replicate Name"):
+        read(tmp_path / "sky.csv")
+
+
+def test_skyline_replicate_with_every_row_filtered_stays(tmp_path):
+    frame = skyline_transitions(REPLICATES)
+    frame.loc[frame["Replicate Name"] == "Trt 1", "Isotope Label Type"] = "heavy"
+    frame.to_csv(tmp_path / "sky.csv", index=False)
+    with pytest.warns(UserWarning, match=r"1 'Replicate Name' values had every row removed "
+                      r".*\['Trt 1'\]"):
+        adata = read(tmp_path / "sky.csv")
+    assert list(adata.obs_names) == ["Ctrl 1", "Ctrl 2", "Trt 1"]
+    np.testing.assert_array_equal(adata.X, [[130, 260], [130, 260], [np.nan, np.nan]])
+    assert adata.uns[UNS_READ]["dropped"] == {"rows_isotope_label": 9 * 2 + 18}
+    assert adata.obs["File Name"].tolist()[2] == "C:\\runs\\b1\\S03.raw"
