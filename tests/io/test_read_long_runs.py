@@ -54,7 +54,7 @@ def test_diann_run_with_every_row_filtered_stays_as_empty_sample(tmp_path, kind)
     frame = diann_report(runs=("R1", "R2", "R3", "R4"))
     frame.loc[frame["Run"] == "R4", "Q.Value"] = 0.2  # a failed run
     path = write_diann(frame, tmp_path, kind)
-    with pytest.warns(UserWarning, match=r"1 runs had every row removed .*\['R4'\]"):
+    with pytest.warns(UserWarning, match=r"1 of 4 samples had every row removed .*\['R4'\]"):
         adata = read(path, batch_rows=5)
     info = adata.uns[UNS_READ]
     assert list(adata.obs_names) == ["R1", "R2", "R3", "R4"]
@@ -150,7 +150,7 @@ def test_spectronaut_run_with_every_row_filtered_stays(tmp_path):
     frame = spectronaut_report([("ctrl", "S1"), ("trt", "S2"), ("trt", "S3")])
     frame.loc[frame["R.FileName"] == "S3", "EG.Qvalue"] = 0.5
     frame.to_csv(tmp_path / "Report.tsv", sep="\t", index=False)
-    with pytest.warns(UserWarning, match=r"1 runs had every row removed .*\['S3'\]"):
+    with pytest.warns(UserWarning, match=r"1 of 3 samples had every row removed .*\['S3'\]"):
         adata = read(tmp_path / "Report.tsv")
     info = adata.uns[UNS_READ]
     assert list(adata.obs_names) == ["S1", "S2", "S3"]
@@ -162,7 +162,8 @@ def test_spectronaut_run_with_every_row_filtered_stays(tmp_path):
 def test_spectronaut_runs_with_one_base_name_refused(tmp_path):
     frame = spectronaut_report([("ctrl", "D:\\b1\\S01.raw"), ("trt", "D:\\b2\\S01.raw")])
     frame.to_csv(tmp_path / "Report.tsv", sep="\t", index=False)
-    with pytest.raises(ValueError, match=r"Report.tsv: sample name 'S01' occurs 2 times \(runs "
+    with pytest.raises(ValueError, match=r"Report.tsv: sample name 'S01' occurs 2 times \("
+                       r"'R.FileName' values "
                        r"'D:\\\\b1\\\\S01.raw', 'D:\\\\b2\\\\S01.raw'.*sample_column="):
         read(tmp_path / "Report.tsv")
 
@@ -260,10 +261,23 @@ def test_skyline_replicate_with_every_row_filtered_stays(tmp_path):
     frame = skyline_transitions(REPLICATES)
     frame.loc[frame["Replicate Name"] == "Trt 1", "Isotope Label Type"] = "heavy"
     frame.to_csv(tmp_path / "sky.csv", index=False)
-    with pytest.warns(UserWarning, match=r"1 'Replicate Name' values had every row removed "
+    with pytest.warns(UserWarning, match=r"1 of 3 samples had every row removed "
                       r".*\['Trt 1'\]"):
         adata = read(tmp_path / "sky.csv")
     assert list(adata.obs_names) == ["Ctrl 1", "Ctrl 2", "Trt 1"]
     np.testing.assert_array_equal(adata.X, [[130, 260], [130, 260], [np.nan, np.nan]])
     assert adata.uns[UNS_READ]["dropped"] == {"rows_isotope_label": 9 * 2 + 18}
     assert adata.obs["File Name"].tolist()[2] == "C:\\runs\\b1\\S03.raw"
+
+
+def test_rows_without_a_run_name_refused(tmp_path):
+    frame = spectronaut_report([("ctrl", "S1"), ("trt", "S2")])
+    frame.loc[3, "R.FileName"] = ""
+    frame.to_csv(tmp_path / "Report.tsv", sep="\t", index=False)
+    with pytest.raises(ValueError, match=r"Report.tsv: some rows have an empty 'R.FileName' "
+                       r"value, so they belong to no sample: fill in the run names"):
+        read(tmp_path / "Report.tsv")
+    report = diann_report()
+    report.loc[5, "Run"] = ""
+    with pytest.raises(ValueError, match=r"report.tsv: some rows have an empty 'Run' value"):
+        read(write_diann(report, tmp_path, "tsv"))

@@ -75,7 +75,7 @@ def test_evidence_sample_with_only_filtered_rows_stays(tmp_path):
     frame = evidence(["R1", "R2", "R3"], ["E1", "E2", "E3"])
     frame.loc[frame["Raw file"] == "R3", "Potential contaminant"] = "+"
     frame.to_csv(tmp_path / "evidence.txt", sep="\t", index=False)
-    with pytest.warns(UserWarning, match=r"1 'Experiment' values had every row removed .*"
+    with pytest.warns(UserWarning, match=r"1 of 3 samples had every row removed .*"
                       r"\['E3'\]"):
         adata = read(tmp_path / "evidence.txt")
     assert list(adata.obs_names) == ["E1", "E2", "E3"]

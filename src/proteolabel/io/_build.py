@@ -318,18 +318,21 @@ def build_anndata(
         raise AssertionError(f"matrix {matrix.shape} vs {len(samples)}x{len(proteins)}")
     check_unique_samples(samples, sample_origins, ctx, what, duplicate_hint)
     empty_samples = [s for s in samples if not s]
-    if empty_samples:
+    if empty_samples and what in ("header", "row"):
         raise ctx.error("a sample has an empty name; every sample column/run needs a name.")
+    if empty_samples:
+        raise ctx.error(f"some rows have an empty {what}, so they belong to no sample: fill "
+                        "in the run names, or choose another sample column.")
     emptied = [] if filtered_out is None else [
         s for s, out in zip(samples, filtered_out, strict=True) if out]
     if emptied:
         filters = ", ".join(f"{k} {v}" for k, v in ctx.dropped.items() if k.startswith("rows_"))
         ctx.warn(
-            f"{len(emptied)} {what}s had every row removed by the row filters (rows removed "
-            f"in all: {filters or 'none counted'}): "
-            f"{emptied[:10]}{' ...' if len(emptied) > 10 else ''}."
-            " They are kept as samples without values (and excluded later); loosen the "
-            "filters (for example q_value=...) to keep their values."
+            f"{len(emptied)} of {len(samples)} samples had every row removed by the row "
+            f"filters (rows removed in all: {filters or 'none counted'}): "
+            f"{emptied[:10]}{' ...' if len(emptied) > 10 else ''}. They are kept as samples "
+            "without values (and excluded later); to keep their rows, loosen the filter that "
+            "removed them (q_value=..., keep_decoys=True, keep_contaminants=True, ...)."
         )
 
     keep_cols = np.ones(len(proteins), dtype=bool)

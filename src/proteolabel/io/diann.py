@@ -265,7 +265,8 @@ def read_diann(
     samples = [normalize_sample_name(r) for r in runs]
     keep = [r for r, k in (("decoy", keep_decoys), ("contaminant", keep_contaminants)) if k]
     return build_anndata(ctx, matrix, samples, proteins, n_values=counts, keep=keep,
-                         sample_origins=runs, what="run", duplicate_hint=RUN_DUPLICATE_HINT,
+                         sample_origins=runs, what=f"{run!r} value",
+                         duplicate_hint=RUN_DUPLICATE_HINT,
                          filtered_out=acc.filtered_out())
 
 

@@ -182,7 +182,8 @@ def _read_long(table, ctx, quantity, sample_column, protein_column, q_value, pg_
     matrix, counts, names, proteins = acc.result(ctx, value)
     obs = sample_annotations(frame, runs, annotations, ctx, names)  # filtered runs too
     return build_anndata(ctx, matrix, [normalize_sample_name(n) for n in names], proteins,
-                         obs=obs, n_values=counts, keep=keep, sample_origins=names, what="run",
+                         obs=obs, n_values=counts, keep=keep, sample_origins=names,
+                         what=f"{run!r} value",
                          duplicate_hint=f"{RUN_DUPLICATE_HINT}, or choose another sample "
                          "column (sample_column=...)",
                          filtered_out=acc.filtered_out())
