@@ -111,13 +111,13 @@ def test_evidence_summed_per_protein():
     assert info["dropped"]["contaminant"] >= 1  # Cont_ leading razor proteins
     ref = pd.read_csv(EVIDENCE, sep="\t")
     ref = ref[~ref["Leading razor protein"].str.contains("Cont_")]
-    expected = ref.groupby(["Raw file", "Leading razor protein"])["Intensity"].sum(min_count=1)
+    expected = ref.groupby(["Experiment", "Leading razor protein"])["Intensity"].sum(min_count=1)
     expected = expected.unstack()
     for protein in adata.var_names[:15]:
         got = adata[:, protein].X.ravel()
         want = expected.loc[list(adata.obs_names), protein].to_numpy()
         np.testing.assert_allclose(got, want, rtol=1e-12)
-    counts = ref.groupby(["Raw file", "Leading razor protein"])["Intensity"].count().unstack()
+    counts = ref.groupby(["Experiment", "Leading razor protein"])["Intensity"].count().unstack()
     n = adata[:, adata.var_names[0]].layers[LAYER_N_VALUES].ravel()
     np.testing.assert_array_equal(n, counts.loc[list(adata.obs_names), adata.var_names[0]]
                                   .fillna(0).to_numpy())

@@ -20,8 +20,9 @@ returns the same AnnData:
   as ``_`` so the record fits in an .h5ad file), ``messages`` and ``warnings``.
 
 Formats: ``maxquant``, ``maxquant_evidence``, ``skyline``, ``diann``, ``diann_pg``,
-``diann_pr``, ``spectronaut``, ``fragpipe``, ``mztab``, ``generic``, ``generic_long``,
-``h5ad``. Containers: delimited text (optionally ``.gz``), Excel, parquet, R ``.rda``.
+``diann_pr``, ``spectronaut``, ``fragpipe``, ``fragpipe_peptide``, ``mztab``, ``generic``,
+``generic_long``, ``h5ad``. Containers: delimited text (optionally ``.gz``), Excel, parquet, R
+``.rda``.
 """
 
 from __future__ import annotations

@@ -91,7 +91,23 @@ class LongAccumulator:
         self._value = np.zeros((0, 0))
         self._count = np.zeros((0, 0), dtype=np.int32)
         self._differs = np.zeros((0, 0), dtype=bool)
+        self._rows = np.zeros(0, dtype=np.int64)
         self.n_rows = 0
+
+    def register(self, sample_labels: Sequence[object]) -> None:
+        """Make ``sample_labels`` samples even if no row of theirs is added.
+
+        Long readers register every run they see *before* their row filters, so that a run
+        whose rows are all filtered out stays in the result as an all-missing sample (see
+        :meth:`filtered_out`) instead of disappearing.
+        """
+        self._global(list(sample_labels), self.samples)
+
+    def filtered_out(self) -> np.ndarray:
+        """Return, per sample (in :attr:`samples` order), whether no row of it was added."""
+        rows = np.zeros(len(self.samples), dtype=np.int64)
+        rows[: self._rows.size] = self._rows
+        return rows == 0
 
     @staticmethod
     def _global(labels: Sequence[object], table: dict[str, int]) -> np.ndarray:
@@ -122,9 +138,15 @@ class LongAccumulator:
 
     def add_codes(self, sample_labels, sample_codes, protein_labels, protein_codes, values):
         """Add rows given as codes into small label arrays (as from ``pd.factorize``)."""
-        s = self._global(sample_labels, self.samples)[np.asarray(sample_codes)]
-        p = self._global(protein_labels, self.proteins)[np.asarray(protein_codes)]
+        s = self._global(sample_labels, self.samples)[np.asarray(sample_codes, dtype=np.int64)]
+        p = self._global(protein_labels, self.proteins)[np.asarray(protein_codes, dtype=np.int64)]
         self._grow()
+        rows = np.bincount(s, minlength=len(self.samples)) if s.size else np.zeros(0, np.int64)
+        if rows.size:
+            if self._rows.size < rows.size:
+                self._rows = np.concatenate([self._rows, np.zeros(rows.size - self._rows.size,
+                                                                  dtype=np.int64)])
+            self._rows[: rows.size] += rows
         values = np.asarray(values, dtype=np.float64)
         self.n_rows += len(values)
         present = ~np.isnan(values)
@@ -174,10 +196,25 @@ class LongAccumulator:
         return matrix, counts, list(self.samples), list(self.proteins)
 
 
+#: How to fix two runs of a long report that normalise to one sample name.
+RUN_DUPLICATE_HINT = (
+    "rename the runs in the file so that their names differ after the directory and the "
+    "run-file extension are dropped"
+)
+
+
 def check_unique_samples(
-    names: Sequence[str], origins: Sequence[str] | None, ctx: ReadContext, what: str = "header"
+    names: Sequence[str],
+    origins: Sequence[str] | None,
+    ctx: ReadContext,
+    what: str = "header",
+    hint: str = "rename the duplicates in the file",
 ) -> None:
-    """Raise if two samples get the same name after normalisation."""
+    """Raise if two samples get the same name after normalisation.
+
+    ``origins`` are the names as written in the file (headers, or the run identifiers of a
+    long report); the error names them so that the user can tell which entries collide.
+    """
     seen: dict[str, list[int]] = {}
     for i, name in enumerate(names):
         seen.setdefault(name, []).append(i)
@@ -189,8 +226,20 @@ def check_unique_samples(
     raise ctx.error(
         f"sample name {name!r} occurs {len(where)} times ({what}s {', '.join(shown)} at "
         f"positions {', '.join(str(i + 1) for i in where)}). Sample names must be unique: "
-        "rename the duplicates in the file."
+        f"{hint}."
     )
+
+
+def run_keys(values: pd.Series) -> pd.Series:
+    """Return the run identifiers of a long table as text, exactly as written (stripped).
+
+    Long readers aggregate on these original identifiers and normalise the sample names only
+    afterwards, so that two different runs that normalise to one name are reported as a
+    duplicate (:func:`check_unique_samples`) instead of being summed. Empty cells become
+    ``""`` (an error in :func:`build_anndata`).
+    """
+    text = values.astype(object).where(values.notna(), "")
+    return text.astype(str).str.strip()
 
 
 def _clean_annotation(frame: pd.DataFrame) -> pd.DataFrame:
@@ -226,6 +275,8 @@ def build_anndata(
     use_prefixes: bool = True,
     sample_origins: Sequence[str] | None = None,
     what: str = "header",
+    duplicate_hint: str = "rename the duplicates in the file",
+    filtered_out: Sequence[bool] | None = None,
 ) -> ad.AnnData:
     """Apply the common feature filters and return the AnnData every reader returns.
 
@@ -251,7 +302,13 @@ def build_anndata(
     sample_origins
         The headers or run names the samples came from, for error messages.
     what
-        What ``sample_origins`` are (``"header"``, ``"row"``), for error messages.
+        What ``sample_origins`` are (``"header"``, ``"row"``, ``"run"``), for error messages.
+    duplicate_hint
+        How to fix two samples with the same name, for the error message.
+    filtered_out
+        Long readers: per sample, whether every row of it was removed by a row filter
+        (q-value, decoy, contaminant...; :meth:`LongAccumulator.filtered_out`). Such samples
+        stay in the result with no values, and one warning names them.
 
     """
     matrix = np.asarray(matrix, dtype=np.float64)
@@ -259,10 +316,24 @@ def build_anndata(
     proteins = [str(p) for p in proteins]
     if matrix.shape != (len(samples), len(proteins)):
         raise AssertionError(f"matrix {matrix.shape} vs {len(samples)}x{len(proteins)}")
-    check_unique_samples(samples, sample_origins, ctx, what)
+    check_unique_samples(samples, sample_origins, ctx, what, duplicate_hint)
     empty_samples = [s for s in samples if not s]
-    if empty_samples:
+    if empty_samples and what in ("header", "row"):
         raise ctx.error("a sample has an empty name; every sample column/run needs a name.")
+    if empty_samples:
+        raise ctx.error(f"some rows have an empty {what}, so they belong to no sample: fill "
+                        "in the run names, or choose another sample column.")
+    emptied = [] if filtered_out is None else [
+        s for s, out in zip(samples, filtered_out, strict=True) if out]
+    if emptied:
+        filters = ", ".join(f"{k} {v}" for k, v in ctx.dropped.items() if k.startswith("rows_"))
+        ctx.warn(
+            f"{len(emptied)} of {len(samples)} samples had every row removed by the row "
+            f"filters (rows removed in all: {filters or 'none counted'}): "
+            f"{emptied[:10]}{' ...' if len(emptied) > 10 else ''}. They are kept as samples "
+            "without values (and excluded later); to keep their rows, loosen the filter that "
+            "removed them (q_value=..., keep_decoys=True, keep_contaminants=True, ...)."
+        )
 
     keep_cols = np.ones(len(proteins), dtype=bool)
     no_id = np.array([not p.strip() for p in proteins], dtype=bool)
@@ -313,7 +384,8 @@ def build_anndata(
             np.asarray(n_values)[:, keep_cols], dtype=np.int32
         )
 
-    no_value_samples = [s for s, row in zip(samples, np.isnan(X).all(axis=1), strict=True) if row]
+    no_value_samples = [s for s, row in zip(samples, np.isnan(X).all(axis=1), strict=True)
+                        if row and s not in emptied]
     if no_value_samples and X.shape[1]:
         ctx.warn(
             f"{len(no_value_samples)} samples have no value left for any protein: "

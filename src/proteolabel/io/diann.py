@@ -12,7 +12,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from proteolabel.io._build import LongAccumulator, build_anndata, flag_mask
+from proteolabel.io._build import RUN_DUPLICATE_HINT, LongAccumulator, build_anndata, flag_mask
 from proteolabel.io._names import canonical, find_column, normalize_sample_name
 from proteolabel.io._registry import register_reader
 from proteolabel.io._tables import DEFAULT_BATCH_ROWS, ParquetTable, Table
@@ -147,14 +147,13 @@ def read_diann_pr(
     ctx.quantity = "pr_matrix precursor quantities (summed per protein group)"
     acc = LongAccumulator("sum")
     proteins = frame[key].astype(str).str.strip().to_numpy()
-    for col in runs:
+    for col in runs:  # keyed on the header as written; names are normalised afterwards
         values = parse_numeric(frame[col], col, ctx)
-        acc.add(np.full(len(values), normalize_sample_name(col), dtype=object), proteins, values)
-    matrix, counts, samples, names = acc.result(ctx)
+        acc.add(np.full(len(values), col, dtype=object), proteins, values)
+    matrix, counts, headers, names = acc.result(ctx)
     keep = [r for r, k in (("decoy", keep_decoys), ("contaminant", keep_contaminants)) if k]
-    origins = runs if len(runs) == len(samples) else None
-    return build_anndata(ctx, matrix, samples, names, n_values=counts, keep=keep,
-                         sample_origins=origins)
+    return build_anndata(ctx, matrix, [normalize_sample_name(h) for h in headers], names,
+                         n_values=counts, keep=keep, sample_origins=headers)
 
 
 def _resolve_quantity(table: Table, ctx: ReadContext, quantity: str | None) -> tuple[str, str]:
@@ -184,11 +183,23 @@ def read_diann(
     quantity: str | None = None,
     q_value: float | None = 0.01,
     pg_q_value: float | None = 0.01,
+    lib_q_value: float | None = 0.01,
+    lib_pg_q_value: float | None = 0.01,
     batch_rows: int = DEFAULT_BATCH_ROWS,
     keep_decoys: bool = False,
     keep_contaminants: bool = False,
 ) -> ad.AnnData:
     """Read a DIA-NN long report and aggregate it to protein groups per run.
+
+    Rows are filtered the way DIA-NN filters the rows behind its own matrices: run-specific
+    precursor and protein-group q-values (``Q.Value``, ``PG.Q.Value``) and, when the report
+    has them, the library q-values (``Lib.Q.Value``, ``Lib.PG.Q.Value``: global q-values of
+    the library entry, which DIA-NN's documentation asks to filter on when match-between-runs
+    or an empirical library was used), each at 1 % by default. A filter whose column is
+    missing is skipped with a message. Each removed row is counted once, under the first
+    filter it fails, in ``uns["read"]["dropped"]`` (``rows_q_value``, ``rows_pg_q_value``,
+    ``rows_lib_q_value``, ``rows_lib_pg_q_value``, ``rows_decoy``). A run whose rows are all
+    removed stays in the result as a sample without values, with a warning.
 
     Parameters
     ----------
@@ -203,6 +214,10 @@ def read_diann(
     q_value, pg_q_value
         Keep rows with ``Q.Value`` / ``PG.Q.Value`` at most this (default 1 %); ``None``
         turns a filter off. Removed rows are counted as ``rows_q_value``/``rows_pg_q_value``.
+    lib_q_value, lib_pg_q_value
+        Keep rows with ``Lib.Q.Value`` / ``Lib.PG.Q.Value`` at most this (default 1 %, as
+        DIA-NN does for its matrices); ``None`` turns a filter off. Removed rows are counted
+        as ``rows_lib_q_value``/``rows_lib_pg_q_value``.
     batch_rows
         Rows per batch; memory grows with the number of (run, protein) cells, not rows.
     keep_decoys, keep_contaminants
@@ -225,7 +240,9 @@ def read_diann(
     prot = find_column(table.columns, "Protein.Group")
     filters: list[tuple[str, str, float]] = []
     for col_name, limit, reason in (("Q.Value", q_value, "rows_q_value"),
-                                    ("PG.Q.Value", pg_q_value, "rows_pg_q_value")):
+                                    ("PG.Q.Value", pg_q_value, "rows_pg_q_value"),
+                                    ("Lib.Q.Value", lib_q_value, "rows_lib_q_value"),
+                                    ("Lib.PG.Q.Value", lib_pg_q_value, "rows_lib_pg_q_value")):
         if limit is None:
             continue
         col = find_column(table.columns, col_name)
@@ -248,7 +265,9 @@ def read_diann(
     samples = [normalize_sample_name(r) for r in runs]
     keep = [r for r, k in (("decoy", keep_decoys), ("contaminant", keep_contaminants)) if k]
     return build_anndata(ctx, matrix, samples, proteins, n_values=counts, keep=keep,
-                         sample_origins=runs)
+                         sample_origins=runs, what=f"{run!r} value",
+                         duplicate_hint=RUN_DUPLICATE_HINT,
+                         filtered_out=acc.filtered_out())
 
 
 def _arrow_batches(table: ParquetTable, columns: list[str], batch_rows: int):
@@ -276,6 +295,7 @@ def _numbers(values: pd.Series) -> np.ndarray:
 
 
 def _add_batch(acc, frame, offset, run, prot, value, filters, decoy, ctx) -> None:
+    acc.register(_codes(frame[run], np.ones(len(frame), dtype=bool))[1])  # before any filter
     rows = np.ones(len(frame), dtype=bool)
     for col, reason, limit in filters:
         bad = rows & ~(_numbers(frame[col]) <= limit)
@@ -297,11 +317,15 @@ def _add_batch(acc, frame, offset, run, prot, value, filters, decoy, ctx) -> Non
 def _codes(values: pd.Series, rows: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """Return integer codes and their labels for the kept rows (categoricals stay cheap)."""
     if isinstance(values.dtype, pd.CategoricalDtype):
-        codes = values.cat.codes.to_numpy()[rows]
-        labels = [str(c) for c in values.cat.categories]
-        if (codes < 0).any():
-            labels = [*labels, ""]
-            codes = np.where(codes < 0, len(labels) - 1, codes)
+        # only the labels of the kept rows, in their order of first appearance, as for text
+        # columns: a protein whose rows were all filtered out is not a protein without values
+        codes, used = pd.factorize(values.cat.codes.to_numpy()[rows])
+        categories = [str(c).strip() for c in values.cat.categories]
+        labels = [categories[u] if u >= 0 else "" for u in used]
         return codes, labels
     codes, uniques = pd.factorize(values.to_numpy(dtype=object)[rows])
-    return codes, [str(u) for u in uniques]
+    labels = [str(u).strip() for u in uniques]
+    if (codes < 0).any():  # an empty cell: an empty name, refused later with the others
+        labels.append("")
+        codes = np.where(codes < 0, len(labels) - 1, codes)
+    return codes, labels

@@ -9,7 +9,13 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from proteolabel.io._build import LongAccumulator, build_anndata, sample_annotations
+from proteolabel.io._build import (
+    RUN_DUPLICATE_HINT,
+    LongAccumulator,
+    build_anndata,
+    run_keys,
+    sample_annotations,
+)
 from proteolabel.io._names import canonical, find_column, normalize_sample_name
 from proteolabel.io._registry import register_reader
 from proteolabel.io._tables import Table
@@ -368,14 +374,18 @@ def read_generic_long(
     frame = table.read(list(dict.fromkeys(needed)), ctx, value_columns=[value_column])
     values = _unlog(parse_numeric(frame[value_column], value_column, ctx,
                                   allow_negative=log_base is not None), ctx, log_base)
-    samples = frame[sample_column].map(normalize_sample_name)
+    samples = run_keys(frame[sample_column])  # as written; normalised after aggregation
     proteins = frame[protein_column].astype(str).str.strip()
     acc = LongAccumulator(aggregate)
     acc.add(samples.to_numpy(), proteins.to_numpy(), values)
     matrix, counts, names, prots = acc.result(ctx, value_column)
     obs = sample_annotations(frame, samples, list(annotation_columns), ctx, names)
     keep = [r for r, k in (("decoy", keep_decoys), ("contaminant", keep_contaminants)) if k]
-    return build_anndata(ctx, matrix, names, prots, obs=obs, n_values=counts, keep=keep)
+    return build_anndata(ctx, matrix, [normalize_sample_name(n) for n in names], prots, obs=obs,
+                         n_values=counts, keep=keep, sample_origins=names,
+                         what=f"{sample_column!r} value",
+                         duplicate_hint=f"{RUN_DUPLICATE_HINT}, or choose another sample "
+                         "column (sample_column=...)")
 
 
 # ---------------------------------------------------------------------------------------------

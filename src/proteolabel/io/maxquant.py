@@ -14,7 +14,13 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from proteolabel.io._build import LongAccumulator, build_anndata, flag_mask
+from proteolabel.io._build import (
+    RUN_DUPLICATE_HINT,
+    LongAccumulator,
+    build_anndata,
+    flag_mask,
+    run_keys,
+)
 from proteolabel.io._names import canonical, find_column, normalize_sample_name
 from proteolabel.io._registry import register_reader
 from proteolabel.io._tables import Table
@@ -29,6 +35,10 @@ MAXQUANT_QUANTITIES: dict[str, re.Pattern[str]] = {
 _QUANTITY_LABEL = {"lfq": "LFQ intensity", "intensity": "Intensity", "ibaq": "iBAQ"}
 #: Sample parts that are not samples (``iBAQ peptides``, SILAC channel totals ``Intensity L``).
 _NOT_SAMPLES = frozenset({"peptides", "l", "m", "h"})
+#: SILAC channel letters of MaxQuant (light, medium, heavy).
+_CHANNELS = frozenset({"l", "m", "h"})
+#: The sample part of a channel column: ``L S1`` in ``Intensity L S1``.
+_CHANNEL_PART = re.compile(r"^([LMH])[ ._](.+)$", re.IGNORECASE)
 
 _DECOY_COLUMNS = ("Reverse", "Decoy")
 _CONTAMINANT_COLUMNS = ("Potential contaminant", "Contaminant")
@@ -49,6 +59,95 @@ def quantity_columns(columns: Sequence[str], quantity: str) -> list[tuple[str, s
             continue
         out.append((col, match.group(1), sample))
     return out
+
+
+def channel_letters(columns: Sequence[str], quantity: str) -> list[str]:
+    """Return the SILAC channels (``L``, ``M``, ``H``) whose totals a quantity family has.
+
+    MaxQuant writes ``Intensity L`` / ``Intensity H`` (all experiments) only for labelled
+    runs; their presence (in the family, or in the ``Intensity`` family, which every
+    proteinGroups.txt has) is what marks ``LFQ intensity L S1`` as a channel column rather
+    than an experiment called ``L S1``.
+    """
+    found = []
+    for family in dict.fromkeys([quantity, "intensity"]):
+        pattern = MAXQUANT_QUANTITIES[family]
+        for col in columns:
+            match = pattern.match(col)
+            if match and match.group(2).strip().lower() in _CHANNELS:
+                found.append(match.group(2).strip().upper())
+    return sorted(set(found), key="LMH".index)
+
+
+def select_channel(
+    qcols: list[tuple[str, str, str]],
+    columns: Sequence[str],
+    quantity: str,
+    channel: str | None,
+    ctx: ReadContext,
+) -> list[tuple[str, str, str]]:
+    """Keep either the per-experiment totals or one SILAC channel, never a mix of both.
+
+    ``Intensity S1`` is the sum of the channels ``Intensity L S1`` and ``Intensity H S1``;
+    reading all three would make each channel a sample of its own next to the total.
+    Returns ``(column, prefix, experiment)`` triples.
+    """
+    label = _QUANTITY_LABEL[quantity]
+    letters = channel_letters(columns, quantity)
+    if not letters:
+        if channel is not None:
+            raise ctx.error(
+                f"channel={channel!r} was given but the file has no SILAC channel columns "
+                f"('{label} L <experiment>', '{label} H <experiment>'); leave channel unset."
+            )
+        return qcols
+    totals: list[tuple[str, str, str]] = []
+    by_channel: dict[str, list[tuple[str, str, str]]] = {}
+    for col, prefix, sample in qcols:
+        match = _CHANNEL_PART.match(sample)
+        if match and match.group(1).upper() in letters:
+            by_channel.setdefault(match.group(1).upper(), []).append(
+                (col, prefix, match.group(2).strip()))
+        else:
+            totals.append((col, prefix, sample))
+    shown = ", ".join(f"'{label} {c} <experiment>'" for c in letters)
+    if channel is None:
+        if not totals:
+            raise ctx.error(
+                f"the file has only SILAC channel columns ({shown}) and no per-experiment "
+                f"'{label} <experiment>' totals. Pass channel='{letters[0]}' (one of "
+                f"{letters}) to read one channel, or quantity='intensity' for the totals."
+            )
+        ctx.note(
+            f"SILAC channels {letters} found: read the per-experiment totals "
+            f"'{label} <experiment>' (the sum of the channels); the channel columns ({shown}) "
+            "were not read. Pass channel=... to read one channel instead."
+        )
+        return totals
+    wanted = channel.strip().upper()
+    if wanted not in by_channel:
+        raise ctx.error(
+            f"no '{label} {wanted} <experiment>' columns; the SILAC channels of the file are "
+            f"{sorted(by_channel, key='LMH'.index)}."
+        )
+    ctx.note(f"SILAC channel {wanted}: read the '{label} {wanted} <experiment>' columns")
+    return by_channel[wanted]
+
+
+def _channel_text(table: Table, quantity: str, channel: str | None) -> str:
+    if channel is not None:
+        return f", SILAC channel {channel.strip().upper()}"
+    return ", per-experiment totals of the SILAC channels" if channel_letters(
+        table.columns, quantity) else ""
+
+
+def _note_reporter(columns: Sequence[str], ctx: ReadContext) -> None:
+    reporter = [c for c in columns if canonical(c).startswith("reporter intensity")]
+    if reporter:
+        ctx.note(
+            f"{len(reporter)} 'Reporter intensity' columns (isobaric-label channels, e.g. "
+            f"{reporter[0]!r}) were not read; the per-experiment MS1 totals were"
+        )
 
 
 def _sniff_protein_groups(name: str, columns: Sequence[str]) -> float:
@@ -117,6 +216,7 @@ def read_maxquant(
     keep_decoys: bool = False,
     keep_contaminants: bool = False,
     keep_site_only: bool = False,
+    channel: str | None = None,
 ) -> ad.AnnData:
     """Read a MaxQuant ``proteinGroups.txt``.
 
@@ -129,13 +229,18 @@ def read_maxquant(
     quantity
         ``"lfq"`` (``LFQ intensity <sample>``, the default), ``"intensity"`` or ``"ibaq"``.
         When no LFQ columns exist and ``quantity`` is not given, ``Intensity`` is read with a
-        warning.
+        warning. In a SILAC file the per-experiment totals (``Intensity S1``) are read, never
+        the channel columns (``Intensity L S1``, ``Intensity H S1``) next to them; isobaric
+        ``Reporter intensity`` columns are never read.
     id_column
         The protein key (default ``Protein IDs``; the whole group string, never split).
     keep_decoys, keep_contaminants, keep_site_only
         Keep rows flagged ``+`` in ``Reverse``/``Decoy``, ``Potential contaminant``/
         ``Contaminant`` (or with a ``REV__``/``CON__`` member), ``Only identified by site``.
         By default they are removed and counted in ``uns["read"]["dropped"]``.
+    channel
+        SILAC files: read this channel (``"L"``, ``"M"`` or ``"H"``: the ``Intensity H
+        <experiment>`` columns) instead of the per-experiment totals.
 
     Returns
     -------
@@ -144,7 +249,9 @@ def read_maxquant(
 
     """
     chosen, qcols = _choose_quantity(table, ctx, quantity)
-    ctx.quantity = f"{_QUANTITY_LABEL[chosen]} ({chosen})"
+    qcols = select_channel(qcols, table.columns, chosen, channel, ctx)
+    _note_reporter(table.columns, ctx)
+    ctx.quantity = f"{_QUANTITY_LABEL[chosen]} ({chosen}{_channel_text(table, chosen, channel)})"
     key = id_column or find_column(table.columns, "Protein IDs", "Majority protein IDs")
     if key is None or key not in table.columns:
         raise ctx.error(
@@ -201,12 +308,17 @@ def read_maxquant_evidence(
     sample_column: str | None = None,
     keep_decoys: bool = False,
     keep_contaminants: bool = False,
+    channel: str | None = None,
 ) -> ad.AnnData:
     """Read MaxQuant ``evidence.txt`` (long) or ``peptides.txt`` (wide), summed per protein.
 
     Peptide (evidence) intensities are summed per (sample, protein) over the values present;
     a protein with no value in a sample stays missing. ``layers["n_values"]`` counts the
-    values summed.
+    values summed. Samples are MaxQuant's experiments, as in ``proteinGroups.txt``: the
+    ``Experiment`` column of evidence.txt when it exists (the raw files of one experiment
+    are its fractions, and are summed), else ``Raw file``; ``uns["read"]["messages"]`` says
+    which. A sample whose rows are all removed as decoys or contaminants stays in the
+    result without values, with a warning.
 
     Parameters
     ----------
@@ -217,11 +329,16 @@ def read_maxquant_evidence(
     protein_column
         Protein key (default ``Leading razor protein``, else ``Proteins``).
     sample_column
-        evidence.txt: the sample column (default ``Raw file``; ``Experiment`` is another
-        choice). peptides.txt has one ``Intensity <experiment>`` column per sample.
+        evidence.txt: the sample column (default ``Experiment``, else ``Raw file``; pass
+        ``"Raw file"`` for one sample per raw file). peptides.txt has one
+        ``Intensity <experiment>`` column per sample.
     keep_decoys, keep_contaminants
         Keep rows flagged in ``Reverse``/``Decoy`` or ``Potential contaminant`` (or with a
         ``REV__``/``CON__`` protein).
+    channel
+        SILAC files: read this channel (``"L"``, ``"M"``, ``"H"``: the ``Intensity H``
+        column of evidence.txt, the ``Intensity H <experiment>`` columns of peptides.txt)
+        instead of the totals over the channels.
 
     Returns
     -------
@@ -232,20 +349,39 @@ def read_maxquant_evidence(
     prot = protein_column or find_column(table.columns, "Leading razor protein", "Proteins")
     if prot is None or prot not in table.columns:
         raise ctx.error(f"no protein column; columns are {table.columns[:30]}")
+    if sample_column is not None and sample_column not in table.columns:
+        raise ctx.error(f"sample column {sample_column!r} not found; columns are "
+                        f"{table.columns[:30]}")
     flag_cols = _flag_columns(table, ctx)
     flag_cols.pop("only_identified_by_site")
     flag_list = [c for c in flag_cols.values() if c]
-    run = sample_column or find_column(table.columns, "Raw file")
+    raw = find_column(table.columns, "Raw file")
     acc = LongAccumulator("sum")
-    if run is not None and find_column(table.columns, "Intensity") is not None:
+    if (sample_column or raw) is not None and find_column(table.columns, "Intensity") is not None:
         value = find_column(table.columns, "Intensity")
+        if channel is not None:
+            value = find_column(table.columns, f"Intensity {channel.strip().upper()}")
+            if value is None:
+                raise ctx.error(f"channel={channel!r} was given but there is no 'Intensity "
+                                f"{channel.strip().upper()}' column; leave channel unset.")
         ctx.quantity = f"{value} (evidence rows summed per protein)"
-        frame = table.read([prot, run, value, *flag_list], ctx, value_columns=[value])
+        experiment = find_column(table.columns, "Experiment")
+        run = sample_column or experiment or raw
+        frame = table.read(list(dict.fromkeys([prot, run, *([raw] if raw else []), value,
+                                               *flag_list])), ctx, value_columns=[value])
+        runs = run_keys(frame[run])
+        if sample_column is None and run == experiment:
+            run, runs = _experiment_or_raw(frame, runs, experiment, raw, ctx)
+        elif sample_column is None:
+            ctx.note(f"samples are raw files (column {run!r}; the file has no Experiment "
+                     "column)")
+        else:
+            ctx.note(f"samples from column {run!r}")
+        acc.register(runs.unique())  # before the filters: a sample filtered away stays, empty
         values = parse_numeric(frame[value], value, ctx)
         rows = _row_filter(frame, flag_cols, ctx, keep_decoys, keep_contaminants)
-        samples = frame[run].map(normalize_sample_name)
-        acc.add(samples[rows].to_numpy(), frame[prot][rows].to_numpy(), values[rows])
-        origins = None
+        acc.add(runs[rows].to_numpy(), frame[prot][rows].to_numpy(), values[rows])
+        what = f"{run!r} value"
     else:
         qcols = quantity_columns(table.columns, "intensity")
         if not qcols:
@@ -253,25 +389,65 @@ def read_maxquant_evidence(
                 "found neither 'Raw file' + 'Intensity' (evidence.txt) nor 'Intensity <sample>' "
                 f"columns (peptides.txt); columns are {table.columns[:30]}"
             )
-        ctx.quantity = "Intensity <sample> (peptides summed per protein)"
+        qcols = select_channel(qcols, table.columns, "intensity", channel, ctx)
+        ctx.quantity = "Intensity <experiment> (peptides summed per protein)"
+        ctx.note("samples are MaxQuant experiments (one 'Intensity <experiment>' column each)")
         value_cols = [c for c, _, _ in qcols]
         frame = table.read([prot, *value_cols, *flag_list], ctx, value_columns=value_cols)
         rows = _row_filter(frame, flag_cols, ctx, keep_decoys, keep_contaminants)
         proteins = frame[prot][rows].to_numpy()
-        for col, _, sample in qcols:
+        acc.register([col for col, _, _ in qcols])
+        for col, _, _ in qcols:  # keyed on the column; names are normalised afterwards
             values = parse_numeric(frame[col], col, ctx)[rows]
-            acc.add(np.full(len(values), normalize_sample_name(sample), dtype=object),
-                    proteins, values)
-        origins = value_cols
-    matrix, counts, samples, proteins = acc.result(ctx)
+            acc.add(np.full(len(values), col, dtype=object), proteins, values)
+        what = "column"
+    matrix, counts, origins, proteins = acc.result(ctx)
+    if what == "column":
+        experiment_of = {col: sample for col, _, sample in qcols}
+        samples = [normalize_sample_name(experiment_of[c]) for c in origins]
+    else:
+        samples = [normalize_sample_name(r) for r in origins]
     empty_key = [not p.strip() or p == "nan" for p in proteins]
     if any(empty_key):
         proteins = ["" if e else p for p, e in zip(proteins, empty_key, strict=True)]
     keep = [r for r, k in (("decoy", keep_decoys), ("contaminant", keep_contaminants)) if k]
-    if origins is not None and len(origins) != len(samples):
-        origins = None
     return build_anndata(ctx, matrix, samples, proteins, n_values=counts, keep=keep,
-                         sample_origins=origins)
+                         sample_origins=origins, what=what, filtered_out=acc.filtered_out(),
+                         duplicate_hint=f"{RUN_DUPLICATE_HINT}, or choose another sample "
+                         "column (sample_column=...)")
+
+
+def _experiment_or_raw(frame: pd.DataFrame, runs: pd.Series, experiment: str, raw: str | None,
+                       ctx: ReadContext) -> tuple[str, pd.Series]:
+    """Use the Experiment column as samples, and say how raw files map to experiments."""
+    blank = runs.eq("")
+    if blank.all() and raw is not None:
+        ctx.note(f"column {experiment!r} is empty: samples are raw files (column {raw!r})")
+        return raw, run_keys(frame[raw])
+    if blank.any():
+        first = int(np.flatnonzero(blank.to_numpy())[0])
+        raise ctx.error(
+            f"column {experiment!r} is empty in {int(blank.sum())} of {len(runs)} rows (first "
+            f"at data row {first + 1}), so those rows belong to no sample. Fill in the "
+            f"experiment names, or pass sample_column={raw or 'Raw file'!r} for one sample "
+            "per raw file."
+        )
+    if raw is None:
+        ctx.note(f"samples are MaxQuant experiments (column {experiment!r})")
+        return experiment, runs
+    files = pd.DataFrame({"e": runs.to_numpy(), "f": run_keys(frame[raw]).to_numpy()})
+    per = files.drop_duplicates().groupby("e", sort=False)["f"].nunique()
+    n_files = int(files["f"].nunique())
+    if (per > 1).any():
+        ctx.note(
+            f"samples are MaxQuant experiments (column {experiment!r}): {n_files} raw files "
+            f"in {len(per)} experiments; the raw files of one experiment are its fractions "
+            f"and were summed (pass sample_column={raw!r} for one sample per raw file)"
+        )
+    else:
+        ctx.note(f"samples are MaxQuant experiments (column {experiment!r}; one raw file "
+                 "each)")
+    return experiment, runs
 
 
 def _row_filter(frame: pd.DataFrame, flag_cols, ctx: ReadContext, keep_decoys, keep_contaminants):

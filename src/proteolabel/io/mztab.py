@@ -92,12 +92,62 @@ def read_mztab(
         variables = tab.study_variables or {}
         names = [str(dict(variables.get(i, {})).get("description") or f"study_variable[{i}]")
                  for _, i in cols]
+    proteins = table["accession"].astype(str).str.strip().tolist()
+    member = _member_rows(table, proteins, [c for c, _ in cols])
+    if member.any():
+        ctx.note(
+            f"{int(member.sum())} PRT rows skipped: they describe proteins that are members of "
+            "protein groups read from other rows (OpenMS-style 'protein_details' rows or "
+            "rows without abundances), so they are not counted as dropped proteins"
+        )
+        table = table.loc[~member].reset_index(drop=True)
+        proteins = [p for p, m in zip(proteins, member, strict=True) if not m]
     frame = table[[c for c, _ in cols]].astype(object)
     frame = frame.where(frame.notna(), "null")
     matrix = np.column_stack([parse_numeric(frame[c].astype(str), c, ctx) for c, _ in cols])
     var_cols = [c for c in ("description", "ambiguity_members") if c in table.columns]
     var = table[var_cols].astype(object).where(table[var_cols].notna(), None)
     keep = [r for r, k in (("decoy", keep_decoys), ("contaminant", keep_contaminants)) if k]
-    proteins = table["accession"].astype(str).str.strip().tolist()
     return build_anndata(ctx, matrix.T, names, proteins, var=pd.DataFrame(var), keep=keep,
                          sample_origins=[c for c, _ in cols])
+
+
+_RESULT_TYPE = "opt_global_result_type"
+_MEMBER_SPLIT = re.compile(r"[,;]\s*")
+
+
+def _member_rows(table: pd.DataFrame, proteins: list[str], columns: list[str]) -> np.ndarray:
+    """Mark the PRT rows that describe a member of a protein group read from another row.
+
+    OpenMS writes one ``protein_details`` row (no abundances) for every member of a protein
+    group next to the group's own row (``indistinguishable_protein_group``,
+    ``single_protein``), whose accession or ``ambiguity_members`` names the member. Such a
+    row is not a protein of its own and is skipped, so it is not counted as a protein without
+    values; so is a row without abundances whose protein another row with abundances names.
+    Every other row is kept (one without abundances is counted as ``no_values`` by the
+    common filters).
+    """
+    n = len(proteins)
+    numbers = table[columns].apply(pd.to_numeric, errors="coerce")  # a first look; 0 = missing
+    has_value = (numbers.notna() & numbers.ne(0)).any(axis=1).to_numpy()
+    details = np.zeros(n, dtype=bool)
+    if _RESULT_TYPE in table.columns:
+        kind = table[_RESULT_TYPE].astype(str).str.strip().str.lower()
+        details = kind.eq("protein_details").to_numpy()
+    members = pd.Series([""] * n)
+    if "ambiguity_members" in table.columns:
+        column = table["ambiguity_members"].astype(object)
+        members = column.where(column.notna(), "").reset_index(drop=True)
+    listed: dict[str, set[int]] = {}  # accession -> group rows (not protein_details) naming it
+    for i in np.flatnonzero(~details):
+        names = {proteins[i], *(m.strip() for m in _MEMBER_SPLIT.split(str(members.iloc[i])))}
+        for name in names - {"", "null"}:
+            listed.setdefault(name, set()).add(int(i))
+    out = np.zeros(n, dtype=bool)
+    for i in range(n):
+        others = listed.get(proteins[i], set()) - {i}
+        if details[i] and others:
+            out[i] = True  # a member of a group that has its own row
+        elif not has_value[i] and any(has_value[j] for j in others):
+            out[i] = True  # an empty repeat of a protein read from another row
+    return out

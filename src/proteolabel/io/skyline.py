@@ -6,8 +6,16 @@ from collections.abc import Sequence
 
 import anndata as ad
 import numpy as np
+import pandas as pd
 
-from proteolabel.io._build import LongAccumulator, build_anndata, flag_mask, sample_annotations
+from proteolabel.io._build import (
+    RUN_DUPLICATE_HINT,
+    LongAccumulator,
+    build_anndata,
+    flag_mask,
+    run_keys,
+    sample_annotations,
+)
 from proteolabel.io._names import find_column, normalize_sample_name
 from proteolabel.io._registry import register_reader
 from proteolabel.io._tables import Table
@@ -27,7 +35,17 @@ SKYLINE_QUANTITIES: dict[str, str] = {
 }
 _ANNOTATIONS = ("Condition", "BioReplicate", "Sample Group", "Batch", "Replicate Name",
                 "File Name", "Sample Type")
-_PRECURSOR_KEYS = ("Precursor Charge", "Precursor Mz", "Isotope Label Type")
+#: Columns that together identify a precursor (with the protein and the replicate/file): every
+#: one present is used, so modified forms of one sequence stay apart.
+_PRECURSOR_KEYS = (
+    "Peptide Modified Sequence", "Peptide Modified Sequence Monoisotopic Masses",
+    "Peptide Modified Sequence Average Masses", "Peptide Modified Sequence Full Names",
+    "Peptide Modified Sequence Three Letter Codes", "Peptide Modified Sequence Unimod Ids",
+    "Modified Sequence", "Peptide Sequence", "Precursor Mz", "Precursor Neutral Mass",
+    "Precursor Charge", "Isotope Label Type",
+)
+#: Columns that identify a transition within its precursor.
+_TRANSITION_KEYS = ("Fragment Ion", "Product Charge", "Product Mz")
 
 
 def _sniff(name: str, columns: Sequence[str]) -> float:
@@ -81,6 +99,8 @@ def read_skyline(
     Every row (transition, precursor isotope, peptide) of a protein in a replicate adds its
     area to the cell; values present are summed and an all-missing cell stays missing.
     ``layers["n_values"]`` holds the number of areas summed, so partial sums are visible.
+    A replicate whose rows are all removed by the filters below stays in the result as a
+    sample without values, with a warning.
 
     Parameters
     ----------
@@ -92,9 +112,17 @@ def read_skyline(
         ``"area"`` (transition ``Area``; the default when a ``Fragment Ion`` column exists),
         ``"total_area"`` (``Total Area``; the default otherwise), ``"total_area_fragment"``,
         ``"total_area_ms1"``, ``"normalized_area"`` or a column name. A precursor total
-        repeated on each transition row is counted once per precursor.
+        (``Total Area...``) repeated on each transition row is counted once per precursor.
+        A precursor is identified by the protein, the replicate (and file), and every one of
+        these columns present: peptide (modified) sequence, ``Precursor Mz``, ``Precursor
+        Charge``, ``Isotope Label Type``. If those do not tell two precursors apart (the
+        same transition appears twice under one key, e.g. a sequence with and without an
+        oxidised methionine but no modified-sequence or m/z column), each repeat of a
+        transition is taken as another precursor, with a warning.
     sample_column
-        Default ``Replicate Name``, else ``File Name`` (reduced to its base name).
+        Default ``Replicate Name``, else ``File Name``. Rows are aggregated per value as
+        written; sample names are base names, and two different values with the same base
+        name (``b1/S01.raw``, ``b2/S01.raw``) are an error.
     protein_column
         Default ``Protein Name``, kept as written.
     isotope_label
@@ -126,11 +154,16 @@ def read_skyline(
     decoy = find_column(table.columns, "Is Decoy")
     annotations = [c for c in (find_column(table.columns, a) for a in _ANNOTATIONS)
                    if c and c != run]
-    extra_keys = [c for c in (find_column(table.columns, k) for k in _PRECURSOR_KEYS) if c]
+    precursor_keys = [c for c in (find_column(table.columns, k) for k in _PRECURSOR_KEYS) if c]
+    transition_keys = [c for c in (find_column(table.columns, k) for k in _TRANSITION_KEYS) if c]
+    replicate_keys = [c for c in (find_column(table.columns, k) for k in _SAMPLE) if c]
     needed = [prot, run, value, *[c for c in (peptide, label, standard, decoy) if c],
-              *annotations, *extra_keys]
+              *annotations, *precursor_keys, *transition_keys, *replicate_keys]
     frame = table.read(list(dict.fromkeys(needed)), ctx, value_columns=[value])
     values = parse_numeric(frame[value], value, ctx)
+    runs = run_keys(frame[run])
+    acc = LongAccumulator("sum")
+    acc.register(runs.unique())  # before the filters: a replicate filtered away stays, empty
     rows = np.ones(len(frame), dtype=bool)
 
     def _drop(mask: np.ndarray, reason: str, note: str) -> None:
@@ -159,21 +192,14 @@ def read_skyline(
             )
         _drop(~labels.eq(isotope_label.lower()).to_numpy(), "rows_isotope_label",
               f"{label} is not {isotope_label!r}")
-    if value.lower().startswith("total") and find_column(table.columns, "Fragment Ion"):
-        # a precursor total repeated on each transition row: count it once
-        keys = [c for c in (run, prot, peptide, *extra_keys) if c]
-        dup = frame.duplicated(subset=keys).to_numpy()
-        if (dup & rows).any():
-            ctx.note(f"{int((dup & rows).sum())} repeated {value} rows (one per transition) "
-                     "counted once per precursor")
-            rows &= ~dup
+    if value.lower().startswith("total") and transition_keys:
+        rows &= ~_repeated_totals(frame, rows, [run, prot, *replicate_keys, *precursor_keys],
+                                  transition_keys, value, ctx)
 
-    samples = frame[run].map(normalize_sample_name)
-    acc = LongAccumulator("sum")
-    acc.add(samples[rows].to_numpy(), frame[prot].astype(str).str.strip()[rows].to_numpy(),
+    acc.add(runs[rows].to_numpy(), frame[prot].astype(str).str.strip()[rows].to_numpy(),
             values[rows])
     matrix, counts, names, proteins = acc.result(ctx)
-    obs = sample_annotations(frame[rows], samples[rows], annotations, ctx, names)
+    obs = sample_annotations(frame, runs, annotations, ctx, names)  # filtered runs too
     partial = _partial_cells(counts)
     if partial:
         ctx.note(
@@ -181,7 +207,45 @@ def read_skyline(
             "samples (see layers['n_values'])"
         )
     keep = [r for r, k in (("decoy", keep_decoys), ("contaminant", keep_contaminants)) if k]
-    return build_anndata(ctx, matrix, names, proteins, obs=obs, n_values=counts, keep=keep)
+    return build_anndata(ctx, matrix, [normalize_sample_name(n) for n in names], proteins,
+                         obs=obs, n_values=counts, keep=keep, sample_origins=names,
+                         what=f"{run!r} value", filtered_out=acc.filtered_out(),
+                         duplicate_hint=f"{RUN_DUPLICATE_HINT}, or choose another sample "
+                         "column (sample_column=..., for example 'Replicate Name')")
+
+
+def _repeated_totals(frame: pd.DataFrame, rows: np.ndarray, keys: list[str],
+                     transitions: list[str], value: str, ctx: ReadContext) -> np.ndarray:
+    """Mark the kept rows that repeat a precursor total already counted.
+
+    A precursor-level total (``Total Area``) is written on every transition row of the
+    precursor; it must be summed once per precursor. Rows are one precursor when they share
+    ``keys``. When a transition occurs twice under one key, the key does not tell two
+    precursors apart (say, a peptide with and without an oxidised methionine and no
+    modified-sequence column): the n-th occurrence of each transition is then taken as the
+    n-th precursor, and a warning says so.
+    """
+    keys = list(dict.fromkeys(keys))
+    kept = frame.loc[rows, list(dict.fromkeys([*keys, *transitions]))].astype(str)
+    repeat = kept.groupby([*keys, *transitions], sort=False, dropna=False).cumcount()
+    if (repeat > 0).any():
+        n_groups = int(kept.loc[repeat > 0, keys].drop_duplicates().shape[0])
+        ctx.warn(
+            f"{n_groups} precursor keys ({', '.join(map(repr, keys))}) hold the same "
+            f"transition ({', '.join(map(repr, transitions))}) more than once, so they do not "
+            f"tell precursors apart; each repeat of a transition was counted as another "
+            f"precursor, with its own {value}. Export 'Peptide Modified Sequence', 'Precursor "
+            "Mz' and 'Product Charge' from Skyline to identify precursors and transitions "
+            "exactly, or read quantity='area'."
+        )
+    kept = kept.assign(_repeat=repeat.to_numpy())
+    dup_kept = kept.duplicated(subset=[*keys, "_repeat"]).to_numpy()
+    dup = np.zeros(len(frame), dtype=bool)
+    dup[np.flatnonzero(rows)] = dup_kept
+    if dup.any():
+        ctx.note(f"{int(dup.sum())} repeated {value} rows (one per transition) counted once "
+                 "per precursor")
+    return dup
 
 
 def _partial_cells(counts: np.ndarray) -> int:

@@ -14,7 +14,14 @@ from collections.abc import Sequence
 import anndata as ad
 import numpy as np
 
-from proteolabel.io._build import LongAccumulator, build_anndata, flag_mask, sample_annotations
+from proteolabel.io._build import (
+    RUN_DUPLICATE_HINT,
+    LongAccumulator,
+    build_anndata,
+    flag_mask,
+    run_keys,
+    sample_annotations,
+)
 from proteolabel.io._names import canonical, find_column, normalize_sample_name
 from proteolabel.io._registry import register_reader
 from proteolabel.io._tables import Table
@@ -75,11 +82,13 @@ def read_spectronaut(
         one value per run and group) or a column name. Pivot report: the ``PG.`` quantity
         (default ``Quantity``).
     sample_column
-        Default ``R.FileName`` (reduced to a base name).
+        Default ``R.FileName``. Rows are aggregated per run as written; sample names are the
+        runs' base names, and two different runs with the same base name are an error.
     protein_column
         Default ``PG.ProteinGroups``, else ``PG.ProteinAccessions``.
     q_value, pg_q_value
         Keep rows with ``EG.Qvalue`` / ``PG.Qvalue`` at most this when those columns exist.
+        A run whose rows are all removed stays as a sample without values, with a warning.
     keep_decoys, keep_contaminants
         Keep rows with ``EG.IsDecoy`` true, and groups with contaminant id prefixes.
 
@@ -144,6 +153,9 @@ def _read_long(table, ctx, quantity, sample_column, protein_column, q_value, pg_
     frame = table.read(list(dict.fromkeys(needed)), ctx, value_columns=[value])
     ctx.quantity = (f"{value} (summed over precursors)" if mode == "sum"
                     else f"{value} (one value per run and protein group)")
+    runs = run_keys(frame[run])
+    acc = LongAccumulator(mode)
+    acc.register(runs.unique())  # before the filters: a run filtered away stays, empty
     rows = np.ones(len(frame), dtype=bool)
     if decoy is not None and not keep_decoys:
         flagged = flag_mask(frame[decoy])
@@ -158,18 +170,23 @@ def _read_long(table, ctx, quantity, sample_column, protein_column, q_value, pg_
             rows &= ~bad
         ctx.note(f"rows kept with {col} <= {limit:g}")
     if precursor is not None and canonical(value).startswith(("fg ", "eg ")):
-        dup = frame.duplicated(subset=[run, prot, precursor]).to_numpy() & rows
+        dup = frame.assign(_run=runs).duplicated(subset=["_run", prot, precursor]).to_numpy()
+        dup &= rows
         if dup.any():
             ctx.note(f"{int(dup.sum())} repeated precursor rows (one per fragment) counted once")
             rows &= ~dup
     sub = frame[rows].reset_index(drop=True)
+    sub_runs = runs[rows].reset_index(drop=True)
     values = parse_numeric(sub[value], value, ctx)
-    samples = sub[run].map(normalize_sample_name)
-    acc = LongAccumulator(mode)
-    acc.add(samples.to_numpy(), sub[prot].astype(str).str.strip().to_numpy(), values)
+    acc.add(sub_runs.to_numpy(), sub[prot].astype(str).str.strip().to_numpy(), values)
     matrix, counts, names, proteins = acc.result(ctx, value)
-    obs = sample_annotations(sub, samples, annotations, ctx, names)
-    return build_anndata(ctx, matrix, names, proteins, obs=obs, n_values=counts, keep=keep)
+    obs = sample_annotations(frame, runs, annotations, ctx, names)  # filtered runs too
+    return build_anndata(ctx, matrix, [normalize_sample_name(n) for n in names], proteins,
+                         obs=obs, n_values=counts, keep=keep, sample_origins=names,
+                         what=f"{run!r} value",
+                         duplicate_hint=f"{RUN_DUPLICATE_HINT}, or choose another sample "
+                         "column (sample_column=...)",
+                         filtered_out=acc.filtered_out())
 
 
 def _scratch(ctx: ReadContext) -> ReadContext:
