@@ -221,3 +221,15 @@ def test_a_second_run_into_the_same_folder_leaves_nothing_of_the_first(tmp_path)
     assert not (out / "model" / "label_model.json").exists()
     assert not (out / "model" / "classifier_weights.pt").exists()
     assert (out / "model" / "vae_weights.pt").exists() and (out / "notes.txt").read_text() == "mine"
+
+
+def test_h5ad_column_names_with_slashes_round_trip(tmp_path):
+    from proteolabel._pipeline import H5_SLASH, write_h5ad
+
+    a = ad.AnnData(np.ones((3, 2)), obs=pd.DataFrame({"ratio a/b": [1.0, 2.0, 3.0]},
+                                                     index=["s1", "s2", "s3"]))
+    write_h5ad(a, tmp_path / "x.h5ad")  # warnings are errors: no slash warning from anndata
+    back = ad.read_h5ad(tmp_path / "x.h5ad")
+    new = f"ratio a{H5_SLASH}b"
+    assert list(back.obs.columns) == [new] and back.uns["renamed_columns"] == {new: "ratio a/b"}
+    assert list(a.obs.columns) == ["ratio a/b"]  # the caller's AnnData is left as it was

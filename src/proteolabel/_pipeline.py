@@ -88,9 +88,12 @@ def attach_labels(
             return None
         if label_column not in adata.obs:
             ann = [c for c in adata.obs.columns if c not in (K.OBS_EXCLUDED, K.OBS_EXCLUDED_REASON)]
+            from proteolabel._utils import suggest
+
             raise ValueError(
-                f"label column {label_column!r} is not an annotation column of the input; it has: "
-                f"{ann or 'none'}. Give a label file with --labels, or one of those columns."
+                f"label column {label_column!r} is not an annotation column of the input"
+                f"{suggest(label_column, ann)}; it has: {ann or 'none'}. Give a label file with "
+                "--labels, or one of those columns."
             )
         series = adata.obs[label_column]
         source = f"input column {label_column!r}"
@@ -170,6 +173,8 @@ def run(config: RunConfig | None = None, adata: ad.AnnData | None = None, **kwar
             "least 2"
         )
 
+    log.info("preprocessed: %d samples x %d proteins (of %d); training the VAE for %d epochs",
+             adp.n_obs, adp.n_vars, adata.n_vars, cfg.epochs)
     t = time.perf_counter()
     embedder = tl.embed(
         adp, random_state=cfg.seed, verbose=cfg.progress, epochs=cfg.epochs,
@@ -185,6 +190,8 @@ def run(config: RunConfig | None = None, adata: ad.AnnData | None = None, **kwar
         tl.select_tune(adp, fraction=cfg.tune_fraction, rng=cfg.seed)
     else:
         adp.obs[K.OBS_TUNE] = False
+    log.info("VAE trained in %.1f s (final loss %.4g); sweeping eps", timings["embed"],
+             adp.uns[K.UNS_VAE]["final_loss"])
     search = tl.tune_eps(adp, min_samples=cfg.min_samples, n_eps=cfg.n_eps)
     timings["cluster"] = time.perf_counter() - t
 
@@ -237,6 +244,7 @@ def run(config: RunConfig | None = None, adata: ad.AnnData | None = None, **kwar
     pre = preprocessor_from_adata(adp)
     result = RunResult(adp, embedder, search, pre, info, None)
     if cfg.classifier:
+        log.info("training the classifier on the clusters")
         t = time.perf_counter()
         info["classifier"] = _train_label_model(result, cfg)
         timings["classifier"] = time.perf_counter() - t
@@ -377,9 +385,25 @@ def write_outputs(result: RunResult, out: Path) -> Path:
     return out
 
 
+#: h5 stores cannot hold "/" in a column name (anndata warns now and will refuse): it is written
+#: as this look-alike character, and ``uns["renamed_columns"]`` maps the new names back.
+H5_SLASH = "\u2215"  # DIVISION SLASH
+
+
 def write_h5ad(adata: ad.AnnData, path: Path) -> None:
-    """Write ``adata`` with its ``obs``/``uns`` made h5ad-safe (strings, categoricals, arrays)."""
+    """Write ``adata`` with its ``obs``/``uns`` made h5ad-safe (strings, categoricals, arrays).
+
+    Column names of ``obs`` and ``var`` that contain ``/`` (units such as ``ng/L``) are written
+    with :data:`H5_SLASH` instead; ``uns["renamed_columns"]`` maps each new name to the original.
+    """
     a = adata.copy()
+    renamed = {}
+    for frame in (a.obs, a.var):
+        mapping = {c: str(c).replace("/", H5_SLASH) for c in frame.columns if "/" in str(c)}
+        frame.rename(columns=mapping, inplace=True)
+        renamed.update({v: k for k, v in mapping.items()})
+    if renamed:
+        a.uns["renamed_columns"] = renamed
     for c in a.obs.columns:
         if a.obs[c].dtype == object:
             a.obs[c] = pd.Categorical(a.obs[c].map(lambda v: None if pd.isna(v) else str(v)))

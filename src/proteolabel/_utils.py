@@ -35,3 +35,16 @@ def optional_import(module: str, extra: str) -> ModuleType:
             f"{module!r} is needed for this feature. Install it with "
             f"`pip install 'proteolabel[{extra}]'` (or `pip install {module}`)."
         ) from exc
+
+
+def suggest(given: str, options, n: int = 3) -> str:
+    """Return ``" (did you mean 'x'?)"`` for the options closest to ``given``, or ``""``.
+
+    A case-insensitive exact match wins; otherwise :func:`difflib.get_close_matches`.
+    """
+    import difflib
+
+    opts = [str(o) for o in options]
+    same = [o for o in opts if o.lower() == str(given).lower()]
+    close = same or difflib.get_close_matches(str(given), opts, n=n, cutoff=0.6)
+    return f" (did you mean {', '.join(map(repr, close))}?)" if close else ""

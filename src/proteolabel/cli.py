@@ -47,9 +47,9 @@ def _fail_clearly(fn):
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except (ValueError, FileNotFoundError, KeyError) as exc:
+        except (ValueError, FileNotFoundError, KeyError, ImportError) as exc:
             msg = exc.args[0] if exc.args else str(exc)
-            raise _Failure(f"error: {msg}") from exc
+            raise _Failure(str(msg)) from exc
 
     return wrapper
 
@@ -63,7 +63,8 @@ def _fail_clearly(fn):
 def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
     """Label proteomics samples without supervision: VAE latent space + DBSCAN tuned on labels."""
     _setup_logging(verbose, quiet)
-    ctx.obj = {"quiet": quiet}
+    # progress bars only on a terminal: redrawn into a log file they are hundreds of lines
+    ctx.obj = {"quiet": quiet, "progress": not quiet and sys.stderr.isatty()}
 
 
 def _option_value(text: str):
@@ -186,11 +187,11 @@ def _report(result, out: Path) -> None:
         )
     elif clf and not clf.get("trained"):
         click.echo("  note: " + clf["reason"])
-    click.echo(f"Wrote {out}/ (labels.csv, latent.csv, eps_sweep.csv, result.h5ad, run.json, "
+    click.echo(f"Wrote {out} (labels.csv, latent.csv, eps_sweep.csv, result.h5ad, run.json, "
                "latent.png, eps_sweep.png, training_loss.png, model/)")
 
 
-def _config(input, labels, out, opts, quiet, **extra):
+def _config(input, labels, out, opts, progress, **extra):
     from proteolabel._pipeline import RunConfig
 
     tf = opts.pop("tune_fraction")
@@ -198,7 +199,7 @@ def _config(input, labels, out, opts, quiet, **extra):
     return RunConfig(
         input=str(input), labels=None if labels is None else str(labels),
         out=None if out is None else str(out),
-        tune_fraction=1.0 if tf is None else tf, progress=not quiet, **opts, **extra,
+        tune_fraction=1.0 if tf is None else tf, progress=progress, **opts, **extra,
     )
 
 
@@ -225,7 +226,7 @@ def run_cmd(ctx, input, labels, label_column, sample_column, fmt, quantity, samp
     """Run the whole job on INPUT: read, preprocess, VAE, eps search, DBSCAN; write OUT."""
     from proteolabel._pipeline import run
 
-    cfg = _config(input, labels, out, opts, ctx.obj["quiet"], label_column=label_column,
+    cfg = _config(input, labels, out, opts, ctx.obj["progress"], label_column=label_column,
                   sample_column=sample_column, format=fmt, quantity=quantity,
                   samples_in=samples_in,
                   reader_options=_merge_reader_options(reader_options, missing_tokens))
@@ -248,7 +249,7 @@ def demo_cmd(ctx, out, **opts):
 
     if opts["tune_fraction"] is None:
         opts["tune_fraction"] = datasets.DEMO_TUNE_FRACTION
-    cfg = _config(datasets.alzheimer_csf_path(), None, out, opts, ctx.obj["quiet"],
+    cfg = _config(datasets.alzheimer_csf_path(), None, out, opts, ctx.obj["progress"],
                   label_column=datasets.DEMO_LABEL_COLUMN, format="generic", samples_in="rows")
     result = run(cfg)
     _report(result, Path(out))
@@ -294,11 +295,11 @@ def compare_cmd(ctx, source, labels, label_column, sample_column, fmt, quantity,
     if src.is_dir():
         h5 = src / "result.h5ad"
         if not h5.exists():
-            raise _Failure(f"error: {src} is a folder without result.h5ad; give a `proteolabel "
+            raise _Failure(f"{src} is a folder without result.h5ad; give a `proteolabel "
                            "run` output folder or an input file")
         adata = ad.read_h5ad(h5)
     else:
-        cfg = _config(source, labels, None, opts, ctx.obj["quiet"], label_column=label_column,
+        cfg = _config(source, labels, None, opts, ctx.obj["progress"], label_column=label_column,
                       sample_column=sample_column, format=fmt, quantity=quantity,
                       samples_in=samples_in,
                       reader_options=_merge_reader_options(reader_options, missing_tokens))
@@ -330,7 +331,7 @@ def compare_cmd(ctx, source, labels, label_column, sample_column, fmt, quantity,
 
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         click.echo(comp.table[cols].round(3).to_string())
-    click.echo(f"Wrote {outp}/ (compare.csv, compare.png, silhouette.png)")
+    click.echo(f"Wrote {outp} (compare.csv, compare.png, silhouette.png)")
 
 
 @main.command("predict")
@@ -377,7 +378,7 @@ def predict_cmd(model_dir, input, out, fmt, quantity, samples_in, reader_options
     u = report["unlike_training"]
     reasons = ", ".join(f"{k} {v}" for k, v in u["by_reason"].items() if v)
     click.echo(f"  unlike the training data: {u['n']}" + (f" ({reasons})" if reasons else ""))
-    click.echo(f"Wrote {out}/ (predictions.csv, predict.json)")
+    click.echo(f"Wrote {Path(out)} (predictions.csv, predict.json)")
 
 
 def _number_list(kind):
@@ -439,7 +440,7 @@ def study_cmd(ctx, name, out, quick, seeds, epochs, sizes, informative, snr, fea
     from proteolabel.studies import run_study, summarize_study
 
     table = run_study(name, out, sizes=sizes, informative=informative, snr=snr, seeds=seeds,
-                      epochs=epochs, quick=quick, n_jobs=jobs, progress=not ctx.obj["quiet"],
+                      epochs=epochs, quick=quick, n_jobs=jobs, progress=ctx.obj["progress"],
                       n_features=features, embedding=embedding, device=device)
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         click.echo(summarize_study(name, table).to_string(

@@ -116,9 +116,11 @@ def known_formats() -> str:
 
 
 def _unknown(fmt: str) -> ValueError:
+    from proteolabel._utils import suggest
+
     return ValueError(
-        f"unknown format {fmt!r}. Known formats:\n{known_formats()}\n"
-        "Use format='infer' to detect it from the file."
+        f"unknown format {fmt!r}{suggest(fmt, READERS)}. Known formats:\n{known_formats()}\n"
+        "Use format 'infer' (the default) to detect it from the file."
     )
 
 
@@ -206,7 +208,10 @@ def read(
     table_opts = {k: reader_options.pop(k) for k in _TABLE_OPTIONS if k in reader_options}
     display = "<DataFrame>" if isinstance(path, pd.DataFrame) else str(path)
     if format != "infer" and format not in READERS:
-        raise _unknown(format)
+        spelled = {n.lower().replace("-", "_"): n for n in READERS}
+        if format.lower().replace("-", "_") not in spelled:
+            raise _unknown(format)
+        format = spelled[format.lower().replace("-", "_")]  # MaxQuant, DIA-NN_pg ... accepted
 
     spec = READERS.get(format) if format != "infer" else None
     table: Table | None = None

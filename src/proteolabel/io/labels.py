@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from proteolabel._utils import suggest
 from proteolabel.io._names import SAMPLE_PREFIXES, canonical, normalize_sample_name
 from proteolabel.io._tables import open_table
 
@@ -84,7 +85,9 @@ def read_labels(
     columns = list(frame.columns)
     for given in (sample_column, label_column):
         if given is not None and given not in columns:
-            raise ValueError(f"{where}: no column {given!r}; columns are {columns}.")
+            raise ValueError(
+                f"{where}: no column {given!r}{suggest(given, columns)}; columns are {columns}."
+            )
     canon = {canonical(c) for c in columns}
     dep_design = {"label", "condition"} <= canon and sample_column is None
     if sample_column is None:
@@ -158,6 +161,7 @@ def _match(pairs: dict[str, str], samples: list[str], where: str) -> dict[str, s
             f"{where}: {len(unmatched)} labelled sample name(s) match no sample in the data "
             f"(names are compared after normalisation: directory and extension dropped, inner "
             f"spaces kept):\n" + "\n".join(lines)
-            + f"\nThe data has {len(samples)} samples, e.g. {samples[:5]}."
+            + f"\nThe data has {len(samples)} samples, e.g. {samples[:5]}. Correct these "
+            "names in the label file, or delete their rows to go on without them."
         )
     return out
