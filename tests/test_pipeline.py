@@ -233,3 +233,16 @@ def test_h5ad_column_names_with_slashes_round_trip(tmp_path):
     new = f"ratio a{H5_SLASH}b"
     assert list(back.obs.columns) == [new] and back.uns["renamed_columns"] == {new: "ratio a/b"}
     assert list(a.obs.columns) == ["ratio a/b"]  # the caller's AnnData is left as it was
+
+
+def test_groups_smaller_than_min_samples_are_warned_about():
+    cfg = dict(input=str(NAFLD / "proteinGroups.txt"), labels=str(NAFLD / "metadata.xlsx"),
+               label_column="disease", epochs=2, out=None, progress=False, classifier=False)
+    with pytest.warns(UserWarning, match=r"min_samples=10 is more than .* 5 groups .*--min-samples 4"):
+        run(RunConfig(**cfg, min_samples=10))
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run(RunConfig(**cfg, min_samples=4))
+    assert not [w for w in caught if "is more than the labelled samples" in str(w.message)]

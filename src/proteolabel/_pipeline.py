@@ -6,6 +6,7 @@ import json
 import logging
 import platform
 import time
+import warnings
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -187,6 +188,7 @@ def run(config: RunConfig | None = None, adata: ad.AnnData | None = None, **kwar
     t = time.perf_counter()
     has_labels = K.OBS_LABEL in adp.obs and adp.obs[K.OBS_LABEL].notna().any()
     if has_labels:
+        _warn_small_groups(adp, cfg.min_samples)
         tl.select_tune(adp, fraction=cfg.tune_fraction, rng=cfg.seed)
     else:
         adp.obs[K.OBS_TUNE] = False
@@ -257,6 +259,30 @@ def run(config: RunConfig | None = None, adata: ad.AnnData | None = None, **kwar
     else:
         info["timings_s"]["total"] = time.perf_counter() - t0
     return result
+
+
+def _warn_small_groups(adata: ad.AnnData, min_samples: int) -> None:
+    """Warn when a labelled group is smaller than min_samples (it cannot get its own cluster).
+
+    A DBSCAN cluster needs a core point with ``min_samples`` points within eps, so a group
+    of fewer samples can only be noise or part of a cluster of another group.
+    """
+    used = ~adata.obs[K.OBS_EXCLUDED].to_numpy(bool)
+    counts = adata.obs.loc[used, K.OBS_LABEL].value_counts()
+    counts = counts[counts > 0]
+    if counts.empty or counts.min() >= min_samples:
+        return
+    small = counts[counts < min_samples]
+    listed = ", ".join(f"{k!r} {v}" for k, v in small.sort_values().head(5).items())
+    hint = max(2, int(counts.min()) // 2)
+    warnings.warn(
+        f"min_samples={min_samples} is more than the labelled samples of {small.size} of the "
+        f"{counts.size} groups ({listed}{', ...' if small.size > 5 else ''}): DBSCAN cannot give a "
+        "group smaller than min_samples a cluster of its own. For groups this small try "
+        f"--min-samples {hint} (min_samples={hint}).",
+        UserWarning,
+        stacklevel=3,
+    )
 
 
 def _train_label_model(result: RunResult, cfg: RunConfig) -> dict[str, Any]:
