@@ -185,3 +185,58 @@ def test_only_annotation_columns_is_an_error_naming_them(tmp_path):
     with pytest.raises(ValueError, match=r"none.csv: no sample columns.*\['Peptides'\].*"
                                          r"sample_columns="):
         read(path)
+
+
+def _workbook(path, sheets):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for title, rows in sheets.items():
+        sheet = book.create_sheet(title)
+        for row in rows:
+            sheet.append(row)
+    book.save(path)
+
+
+_INFO = [["This workbook was exported by LabTool"], ["Date", "2024-01-01"]]
+_DATA = [["sample", "_group", "P12345", "Q99999"], ["s1", "a", 100, 200.5],
+         ["s2", "b", None, 1.2e7], ["s3", "b", 7, 300]]
+
+
+def test_excel_data_sheet_after_a_notes_sheet_is_found(tmp_path):
+    _workbook(tmp_path / "book.xlsx", {"Info": _INFO, "Data": _DATA})
+    adata = read(tmp_path / "book.xlsx")
+    assert list(adata.obs_names) == ["s1", "s2", "s3"]
+    assert list(adata.var_names) == ["P12345", "Q99999"]
+    np.testing.assert_array_equal(adata.X, [[100, 200.5], [np.nan, 1.2e7], [7, 300]])
+    messages = adata.uns[UNS_READ]["messages"]
+    assert any("sheet 'Info' does not look like a data table, so sheet 'Data' was read" in m
+               for m in messages)
+
+
+def test_excel_error_names_the_sheet_read_and_the_others(tmp_path):
+    other = [["sample", "P12345"], ["s9", 5], ["s8", 6]]
+    _workbook(tmp_path / "book.xlsx", {"Info": _INFO, "Data": _DATA, "Old": other})
+    match = (r"book.xlsx: cannot tell whether samples are rows or columns.*read sheet 'Info', "
+             r"which does not look like a data table; the workbook also has \['Data', 'Old'\]"
+             r": choose one with --option sheet=NAME on the command line or sheet=NAME")
+    with pytest.raises(ValueError, match=match):
+        read(tmp_path / "book.xlsx")
+    adata = read(tmp_path / "book.xlsx", sheet="Data")
+    assert list(adata.obs_names) == ["s1", "s2", "s3"]
+    adata = read(tmp_path / "book.xlsx", sheet=2)
+    assert list(adata.obs_names) == ["s9", "s8"]
+    np.testing.assert_array_equal(adata.X, [[5], [6]])
+    with pytest.raises(ValueError, match=r"has no sheet 'Dat'; its sheets are "
+                                         r"\['Info', 'Data', 'Old'\]"):
+        read(tmp_path / "book.xlsx", sheet="Dat")
+
+
+def test_labels_sheet_of_text_is_still_read_first(tmp_path):
+    from proteolabel.io import read_labels
+
+    _workbook(tmp_path / "labels.xlsx", {"Labels": [["sample", "group"], ["s1", "AD"],
+                                                    ["s2", "ctrl"]], "Data": _DATA})
+    labels = read_labels(tmp_path / "labels.xlsx")
+    assert dict(labels) == {"s1": "AD", "s2": "ctrl"}
