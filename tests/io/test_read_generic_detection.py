@@ -23,6 +23,8 @@ from proteolabel.io import normalize_sample_name, read
     ("batch1/S04.raw.PG.Quantity", "S04"),
     ("[2] out/S05.dia", "S05"),
     ("../runs/S06", "S06"),
+    ("file:///data/S07", "S07"),
+    ("file:///C:/data/S08.raw", "S08"),
 ])
 def test_only_file_paths_lose_their_directory(written, normalised):
     assert normalize_sample_name(written) == normalised

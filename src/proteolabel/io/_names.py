@@ -25,17 +25,19 @@ SAMPLE_PREFIXES: tuple[str, ...] = (
 )
 
 
-#: The start of an absolute or explicitly relative path: ``C:\``, ``C:/``, ``/``, ``\\``,
-#: ``./``, ``../``, ``~/``.
-_PATH_START = re.compile(r"^(?:[A-Za-z]:[/\\]|[/\\]|\.{1,2}[/\\]|~[/\\])")
+#: The start of an absolute or explicitly relative path or of a URI: ``C:\``, ``C:/``,
+#: ``/``, ``\\``, ``./``, ``../``, ``~/``, ``file://``.
+_PATH_START = re.compile(
+    r"^(?:[A-Za-z]:[/\\]|[/\\]|\.{1,2}[/\\]|~[/\\]|[A-Za-z][A-Za-z0-9+.\-]*://)")
 
 
 def looks_like_path(name: str) -> bool:
     r"""Say whether ``name`` is a file path rather than a name that happens to hold a slash.
 
     True when it holds ``/`` or ``\`` and either starts like a path (a drive letter, a root,
-    ``./``, ``../``, ``~/``) or ends in a run-file extension (:data:`RUN_EXTENSIONS`, before
-    any trailing separator and tool suffix such as ``.PG.Quantity``).
+    ``./``, ``../``, ``~/``, a URI scheme such as ``file://``) or ends in a run-file extension
+    (:data:`RUN_EXTENSIONS`, before any trailing separator and tool suffix such as
+    ``.PG.Quantity``).
 
     Examples
     --------
@@ -68,9 +70,9 @@ def normalize_sample_name(name: object, prefixes: Sequence[str] = ()) -> str:
     3. If the name looks like a file path, its directory is dropped: everything up to the
        last ``/`` or ``\\`` (trailing separators, as in ``run.d/``, are ignored first). A
        file path starts with a drive letter (``C:\\``), a root (``/``, ``\\``), ``./``,
-       ``../`` or ``~/``, or ends in a run-file extension (:data:`RUN_EXTENSIONS`, possibly
-       followed by a tool suffix). Other names keep their slashes, so ``"P01/T0"`` and
-       ``"mix 1/10"`` stay as they are.
+       ``../``, ``~/`` or a URI scheme (``file://``), or ends in a run-file extension
+       (:data:`RUN_EXTENSIONS`, possibly followed by a tool suffix). Other names keep their
+       slashes, so ``"P01/T0"`` and ``"mix 1/10"`` stay as they are.
     4. Tool suffixes such as ``.PG.Quantity`` and run-file extensions (``.raw``, ``.d``,
        ``.mzML``, ``.wiff``, ... see :data:`RUN_EXTENSIONS`) are removed from the end,
        case-insensitively, as long as one matches and something remains.
