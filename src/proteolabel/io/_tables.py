@@ -258,9 +258,10 @@ def _looks_like_data(raw: pd.DataFrame) -> bool:
 
     That is: a header row and at least one row below it, two or more columns, and a column
     whose cells below the header are numbers (at least 80% of its non-empty cells, two
-    numbers in all). A sheet of notes or of key-value text is not.
+    numbers in all). A sheet of notes or of key-value text is not. The first 200 rows are
+    looked at.
     """
-    cells = raw.to_numpy(dtype=object)
+    cells = raw.iloc[:200].to_numpy(dtype=object)
     if cells.size == 0:
         return False
     filled = np.vectorize(lambda v: str(v).strip() != "", otypes=[bool])(cells)

@@ -73,10 +73,11 @@ _ID_NAMES = _SAMPLE_ID_NAMES | _PROTEIN_ID_NAMES | _WEAK_SAMPLE_NAMES | _WEAK_PR
 #: style exports). Matched whole, never as a part, so a sample called ``Score_High_1`` or
 #: ``CSF_Lipid`` is never one of them.
 _PROTEIN_ANNOTATION_NAMES = _keys(
-    "id", "peptides", "peptide", "peptide count", "peptide counts", "number of peptides",
+    "peptides", "peptide", "peptide count", "peptide counts", "number of peptides",
     "num peptides", "n peptides", "nr peptides", "# peptides", "unique peptides",
     "razor peptides", "razor + unique peptides", "unique + razor peptides", "total peptides",
-    "combined total peptides", "iBAQ peptides", "ibaq peptides", "psms", "# psms", "number of psms",
+    "combined total peptides", "iBAQ peptides", "ibaq peptides", "psms", "# psms",
+    "number of psms",
     "sequence coverage", "unique sequence coverage", "unique + razor sequence coverage",
     "coverage", "mol. weight", "molecular weight", "mw", "mass", "protein mass",
     "sequence length", "sequence lengths", "length", "protein length", "score",
