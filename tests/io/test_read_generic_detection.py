@@ -242,3 +242,22 @@ def test_labels_sheet_of_text_is_still_read_first(tmp_path):
                                                     ["s2", "ctrl"]], "Data": _DATA})
     labels = read_labels(tmp_path / "labels.xlsx")
     assert dict(labels) == {"s1": "AD", "s2": "ctrl"}
+
+
+def test_numeric_id_named_column_can_still_be_chosen_as_values(tmp_path):
+    path = tmp_path / "design.tsv"
+    path.write_text("label\tcondition\treplicate\nctrl_1\tctrl\t1\nctrl_2\tctrl\t2\n")
+    with pytest.raises(ValueError, match=r"design.tsv: no numeric protein columns.*"
+                                         r"\['replicate'\] hold numbers but are named like id "
+                                         r"columns.*protein_columns="):
+        read(path)
+    adata = read(path, protein_columns=["replicate"])
+    assert list(adata.obs_names) == ["ctrl_1", "ctrl_2"]
+    assert list(adata.var_names) == ["replicate"]
+    assert list(adata.obs.columns) == ["condition"]
+    np.testing.assert_array_equal(adata.X, [[1], [2]])
+    path = tmp_path / "cols.csv"
+    path.write_text("Protein,Run,S1\nP12345,1,100\nQ99999,2,200\n")
+    adata = read(path, sample_columns=["Run", "S1"])
+    assert list(adata.obs_names) == ["Run", "S1"]
+    np.testing.assert_array_equal(adata.X, [[1, 2], [100, 200]])

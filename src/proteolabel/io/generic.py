@@ -432,7 +432,7 @@ def _report_excluded(ctx: ReadContext, message: str) -> None:
 
 def _rows_layout(frame, kinds, ctx, id_column, protein_columns, log_base, keep,
                  numeric_ids) -> ad.AnnData:
-    text = [c for c, k in kinds.items() if k == "text"]
+    text = [c for c, k in kinds.items() if k == "text" and c not in (protein_columns or ())]
     repeated = []
     if id_column is None:
         ids = {c: _id_text(frame[c]) for c in text}
@@ -483,11 +483,13 @@ def _rows_layout(frame, kinds, ctx, id_column, protein_columns, log_base, keep,
         if left:
             ctx.note(f"numeric column(s) {left[:30]} are not in protein_columns; kept in obs")
     for col in proteins:
-        if kinds[col] in ("mixed", "text"):
+        if kinds[col] in ("mixed", "text") and col not in numeric_ids:
             _raise_mixed(frame, col, ctx)
     if not proteins:
-        raise ctx.error(f"no numeric protein columns; columns are {list(frame.columns)[:30]}")
-    obs_cols = [c for c, k in kinds.items() if k in ("annotation", "text") and c != id_column]
+        raise ctx.error(f"no numeric protein columns; columns are {list(frame.columns)[:30]}"
+                        f"{_ids_hint(numeric_ids, 'protein_columns')}")
+    obs_cols = [c for c, k in kinds.items()
+                if k in ("annotation", "text") and c != id_column and c not in proteins]
     matrix = _values(frame, proteins, ctx, log_base)
     ctx.quantity = "values as given (samples in rows)"
     obs = frame[obs_cols] if obs_cols else None
@@ -499,7 +501,7 @@ def _rows_layout(frame, kinds, ctx, id_column, protein_columns, log_base, keep,
 
 def _columns_layout(frame, kinds, ctx, id_column, sample_columns, log_base, keep,
                     numeric_ids) -> ad.AnnData:
-    text = [c for c, k in kinds.items() if k == "text"]
+    text = [c for c, k in kinds.items() if k == "text" and c not in (sample_columns or ())]
     if id_column is None:
         hinted = _pick_id(text, _PROTEIN_ID_NAMES, _WEAK_PROTEIN_NAMES, numeric_ids)
         id_column = hinted or (text or [None])[0]
@@ -533,10 +535,11 @@ def _columns_layout(frame, kinds, ctx, id_column, sample_columns, log_base, keep
             raise ctx.error(f"sample column(s) {missing} not found; columns are "
                             f"{list(frame.columns)[:30]}")
     for col in sample_columns:
-        if kinds.get(col) in ("mixed", "text"):
+        if kinds.get(col) in ("mixed", "text") and col not in numeric_ids:
             _raise_mixed(frame, col, ctx)
     if not sample_columns:
-        raise ctx.error(f"no numeric sample columns; columns are {list(frame.columns)[:30]}")
+        raise ctx.error(f"no numeric sample columns; columns are {list(frame.columns)[:30]}"
+                        f"{_ids_hint(numeric_ids, 'sample_columns')}")
     names = [normalize_sample_name(c) for c in sample_columns]
     matrix = _values(frame, list(sample_columns), ctx, log_base)
     ctx.quantity = "values as given (samples in columns)"
@@ -547,6 +550,13 @@ def _columns_layout(frame, kinds, ctx, id_column, sample_columns, log_base, keep
     proteins = _id_text(frame[id_column]).tolist()
     return build_anndata(ctx, matrix.T, names, proteins, var=var, keep=keep,
                          sample_origins=list(sample_columns))
+
+
+def _ids_hint(numeric_ids: set[str], option: str) -> str:
+    if not numeric_ids:
+        return ""
+    return (f". Column(s) {sorted(numeric_ids)} hold numbers but are named like id columns, so "
+            f"they are not read as values; pass {option}=[...] to read them as values")
 
 
 def _warn_count_like(peeked, columns, reference, ctx) -> None:
