@@ -160,7 +160,8 @@ def test_columns_layout_numeric_annotations_and_index(tmp_path):
                           "Peptides": [3, 5, 9], "run1.raw": [1.0, 2.0, 3.0],
                           "run2.raw": [4.0, 0.0, 6.0]})
     frame.to_csv(tmp_path / "t.csv")  # with pandas' unnamed index column
-    adata = read(tmp_path / "t.csv")
+    with pytest.warns(UserWarning, match=r"\['Peptides'\] not read as samples"):
+        adata = read(tmp_path / "t.csv")
     assert list(adata.obs_names) == ["run1", "run2"]
     assert list(adata.var_names) == ["P12345", "P67890"]
     assert adata.uns[UNS_READ]["dropped"] == {"contaminant": 1}

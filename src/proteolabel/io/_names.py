@@ -25,6 +25,41 @@ SAMPLE_PREFIXES: tuple[str, ...] = (
 )
 
 
+#: The start of an absolute or explicitly relative path or of a URI: ``C:\``, ``C:/``,
+#: ``/``, ``\\``, ``./``, ``../``, ``~/``, ``file://``.
+_PATH_START = re.compile(
+    r"^(?:[A-Za-z]:[/\\]|[/\\]|\.{1,2}[/\\]|~[/\\]|[A-Za-z][A-Za-z0-9+.\-]*://)")
+
+
+def looks_like_path(name: str) -> bool:
+    r"""Say whether ``name`` is a file path rather than a name that happens to hold a slash.
+
+    True when it holds ``/`` or ``\`` and either starts like a path (a drive letter, a root,
+    ``./``, ``../``, ``~/``, a URI scheme such as ``file://``) or ends in a run-file extension
+    (:data:`RUN_EXTENSIONS`, before any trailing separator and tool suffix such as
+    ``.PG.Quantity``).
+
+    Examples
+    --------
+    >>> looks_like_path(r"D:\ms\S1.raw"), looks_like_path("batch1/S1.d/")
+    (True, True)
+    >>> looks_like_path("P01/T0"), looks_like_path("mix 1/10")
+    (False, False)
+
+    """
+    text = str(name).strip()
+    if "/" not in text and "\\" not in text:
+        return False
+    if _PATH_START.match(text):
+        return True
+    last = text.rstrip("/\\")
+    match = _TOOL_SUFFIX.search(last)
+    if match and match.start() > 0:
+        last = last[: match.start()]
+    lowered = last.lower()
+    return any(lowered.endswith(ext) and len(last) > len(ext) for ext in RUN_EXTENSIONS)
+
+
 def normalize_sample_name(name: object, prefixes: Sequence[str] = ()) -> str:
     r"""Normalise a sample (run) name the one way every reader and ``read_labels`` use.
 
@@ -32,8 +67,12 @@ def normalize_sample_name(name: object, prefixes: Sequence[str] = ()) -> str:
 
     1. Surrounding white space is removed; inner spaces are kept (``"Ctrl 1"`` stays).
     2. A Spectronaut run position such as ``"[3] "`` at the start is removed.
-    3. The directory is dropped: everything up to the last ``/`` or ``\\`` (trailing
-       separators, as in ``run.d/``, are ignored first).
+    3. If the name looks like a file path, its directory is dropped: everything up to the
+       last ``/`` or ``\\`` (trailing separators, as in ``run.d/``, are ignored first). A
+       file path starts with a drive letter (``C:\\``), a root (``/``, ``\\``), ``./``,
+       ``../``, ``~/`` or a URI scheme (``file://``), or ends in a run-file extension
+       (:data:`RUN_EXTENSIONS`, possibly followed by a tool suffix). Other names keep their
+       slashes, so ``"P01/T0"`` and ``"mix 1/10"`` stay as they are.
     4. Tool suffixes such as ``.PG.Quantity`` and run-file extensions (``.raw``, ``.d``,
        ``.mzML``, ``.wiff``, ... see :data:`RUN_EXTENSIONS`) are removed from the end,
        case-insensitively, as long as one matches and something remains.
@@ -60,12 +99,16 @@ def normalize_sample_name(name: object, prefixes: Sequence[str] = ()) -> str:
     '20200101_run_A'
     >>> normalize_sample_name("LFQ.intensity.K48_1", prefixes=["LFQ.intensity."])
     'K48_1'
+    >>> normalize_sample_name("batch2/run_07.mzML")
+    'run_07'
+    >>> normalize_sample_name("mix 1/10")
+    'mix 1/10'
 
     """
     text = str(name).strip()
     text = _RUN_POSITION.sub("", text)
     stripped = text.rstrip("/\\")
-    if stripped:
+    if stripped and looks_like_path(text):
         text = re.split(r"[/\\]", stripped)[-1]
     changed = True
     while changed:

@@ -11,7 +11,7 @@ import anndata as ad
 import pandas as pd
 
 from proteolabel._constants import MISSING_TOKENS
-from proteolabel.io._tables import Table, _suffix, open_table
+from proteolabel.io._tables import ExcelTable, Table, _suffix, open_table
 from proteolabel.io._values import ReadContext
 
 #: ``sniff(file_name, columns) -> score``: 0 = not this format, 1 = certainly this format.
@@ -186,7 +186,9 @@ def read(
     **reader_options
         Options of the chosen reader (for example ``keep_contaminants=True``,
         ``id_column="Gene"``, ``sheet="data"``, ``q_value=0.05``). Unknown options are an
-        error listing the accepted ones.
+        error listing the accepted ones. Without ``sheet``, a workbook is read from its first
+        sheet, or from its only sheet that looks like a data table when the first does not
+        (a message says so).
 
     Returns
     -------
@@ -218,13 +220,13 @@ def read(
     suffix = "" if isinstance(path, pd.DataFrame) else _suffix(display)
     if spec is None:
         if not any(suffix in s.suffixes for s in READERS.values() if not s.tabular) or not suffix:
-            table = open_table(path, **table_opts)
+            table = _open(path, table_opts)
         fmt, _ = infer_format(display, table)
         if fmt == "generic" and {"sample_column", "value_column"} <= set(reader_options):
             fmt = "generic_long"
         spec = READERS[fmt]
     elif spec.tabular:
-        table = open_table(path, **table_opts)
+        table = _open(path, table_opts)
 
     ctx = ReadContext(path=display, format=spec.name, missing_tokens=tokens)
     if table is not None:
@@ -244,4 +246,17 @@ def read(
             f"{sorted(accepted)} (and, for any table: {list(_TABLE_OPTIONS)})."
         )
     source = table if spec.tabular else display
-    return spec.load(source, ctx, **options)
+    try:
+        return spec.load(source, ctx, **options)
+    except ValueError as exc:
+        if isinstance(table, ExcelTable) and table.sheet_hint():
+            raise ValueError(f"{exc}{table.sheet_hint()}") from exc
+        raise
+
+
+def _open(path, table_opts: dict) -> Table:
+    """Open a table; in a workbook read without a ``sheet``, pass over sheets of notes."""
+    table = open_table(path, **table_opts)
+    if isinstance(table, ExcelTable) and table_opts.get("sheet") is None:
+        table = table.with_data_sheet()
+    return table

@@ -167,15 +167,22 @@ class ExcelTable(Table):
                 # openpyxl complains about workbook extensions it does not use; not our business.
                 warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
                 with pd.ExcelFile(path, engine=_excel_engine(path)) as book:
-                    names = book.sheet_names
-                    chosen = names[0] if sheet is None else sheet
+                    names = [str(n) for n in book.sheet_names]
+                    chosen = _sheet_name(path, names, sheet)
                     raw = book.parse(chosen, header=None, dtype=object, na_filter=False)
         except ImportError as exc:  # e.g. .xls without xlrd
             raise ImportError(f"{path}: cannot open this Excel file: {exc}") from exc
         except (ValueError, KeyError) as exc:
+            if str(exc).startswith(f"{path}:"):
+                raise
             raise ValueError(f"{path}: cannot read sheet {sheet!r}: {exc}") from exc
+        #: The sheet read and all sheets of the workbook.
+        self.sheet, self.sheet_names = chosen, names
+        #: Whether the sheet read has a header and numbers below it (see
+        #: :func:`_looks_like_data`); only worked out when there are other sheets.
+        self.looks_like_data = len(names) < 2 or _looks_like_data(raw)
         if raw.shape[0] == 0:
-            raise ValueError(f"{path}: sheet {chosen!r} is empty.")
+            raise ValueError(f"{path}: sheet {chosen!r} is empty.{self.sheet_hint()}")
         header = [
             str(h).strip() if str(h).strip() else f"Unnamed: {i}"
             for i, h in enumerate(raw.iloc[0].tolist())
@@ -191,11 +198,94 @@ class ExcelTable(Table):
         if len(names) > 1:
             self.notes.append(f"read sheet {chosen!r} of {names}")
 
+    def sheet_hint(self) -> str:
+        """Return the sentence that errors about this table end with.
+
+        It names the sheet read and the others, and says how to choose one; it is empty for
+        a workbook of one sheet.
+        """
+        if len(self.sheet_names) < 2:
+            return ""
+        others = [n for n in self.sheet_names if n != self.sheet]
+        what = "" if self.looks_like_data else ", which does not look like a data table"
+        return (f" (read sheet {self.sheet!r}{what}; the workbook also has {others}: choose "
+                "one with --option sheet=NAME on the command line or sheet=NAME in Python)")
+
+    def with_data_sheet(self) -> ExcelTable:
+        """Return this table, or the workbook's only data-like sheet when this one is not.
+
+        Used when no sheet was asked for: a first sheet of notes ("Info", "README") before
+        the data is passed over, with a message saying so.
+        """
+        if self.looks_like_data or len(self.sheet_names) < 2:
+            return self
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
+            with pd.ExcelFile(self.path, engine=_excel_engine(self.path)) as book:
+                found = [n for n in self.sheet_names if n != self.sheet and _looks_like_data(
+                    book.parse(n, header=None, dtype=object, na_filter=False))]
+        if len(found) != 1:
+            return self
+        table = ExcelTable(self.path, found[0])
+        table.notes.insert(0, f"sheet {self.sheet!r} does not look like a data table, so sheet "
+                              f"{found[0]!r} was read, the only one of {self.sheet_names} that "
+                              "does (choose another with --option sheet=NAME on the command "
+                              "line or sheet=NAME in Python)")
+        return table
+
     def read(self, columns, ctx=None, *, value_columns=()):
         self.require_unique(columns)
         out = self._body.iloc[:, [self.position(c) for c in columns]].copy()
         out.columns = list(columns)
         return out
+
+
+def _sheet_name(path: str, names: list[str], sheet: str | int | None) -> str:
+    """Return the name of the sheet asked for (a name or a position; default the first)."""
+    if sheet is None:
+        return names[0]
+    if isinstance(sheet, int) and not isinstance(sheet, bool):
+        if -len(names) <= sheet < len(names):
+            return names[sheet]
+    elif str(sheet) in names:
+        return str(sheet)
+    raise ValueError(f"{path}: has no sheet {sheet!r}; its sheets are {names}. Choose one with "
+                     "--option sheet=NAME on the command line or sheet=NAME in Python.")
+
+
+def _looks_like_data(raw: pd.DataFrame) -> bool:
+    """Say whether a sheet (read without header) looks like a data table.
+
+    That is: a header row and at least one row below it, two or more columns, and a column
+    whose cells below the header are numbers (at least 80% of its non-empty cells, two
+    numbers in all). A sheet of notes or of key-value text is not. The first 200 rows are
+    looked at.
+    """
+    cells = raw.iloc[:200].to_numpy(dtype=object)
+    if cells.size == 0:
+        return False
+    filled = np.vectorize(lambda v: str(v).strip() != "", otypes=[bool])(cells)
+    cells, filled = cells[filled.any(axis=1)], filled[filled.any(axis=1)]
+    cells, filled = cells[:, filled.any(axis=0)], filled[:, filled.any(axis=0)]
+    if cells.shape[0] < 2 or cells.shape[1] < 2:
+        return False
+
+    def number(v) -> bool:
+        if isinstance(v, bool):
+            return False
+        if isinstance(v, (int, float, np.number)):
+            return bool(np.isfinite(v))
+        try:
+            float(str(v).strip().replace(",", "."))
+        except ValueError:
+            return False
+        return True
+
+    body, present = cells[1:], filled[1:]
+    numeric = np.vectorize(number, otypes=[bool])(body) & present
+    n_present = present.sum(axis=0)
+    share = np.where(n_present > 0, numeric.sum(axis=0) / np.maximum(n_present, 1), 0.0)
+    return bool((share >= 0.8).any() and numeric.sum() >= 2)
 
 
 def _excel_engine(path: str) -> str | None:

@@ -33,21 +33,77 @@ ANNOTATION_PREFIX = "_"
 #: Name of generated sample names when a samples-in-rows table has no sample column.
 GENERATED_SAMPLE_NAME = "sample_{:0{width}d}"
 
-_SAMPLE_HINTS = frozenset(canonical(h) for h in (
-    "sample", "samples", "sample name", "sample id", "sampleid", "run", "run name", "replicate",
-    "replicate name", "file", "file name", "filename", "raw file", "subject", "patient", "label",
-))
-_PROTEIN_HINTS = frozenset(canonical(h) for h in (
-    "protein", "proteins", "protein id", "protein ids", "protein group", "protein groups",
-    "protein name", "protein names", "accession", "accessions", "uniprot", "uniprot id",
-    "majority protein ids", "leading protein", "gene", "genes", "gene name", "gene names",
-    "feature", "features", "pg", "protein accession", "id",
-))
-#: Numeric columns of a proteins-in-rows table that are annotations, not samples.
-_NUMERIC_ANNOTATION_HINTS = (
-    "peptides", "peptide count", "count", "length", "score", "q value", "qvalue", "pep",
-    "coverage", "mol weight", "mass", "charge", "probability", "n sequences",
-    "n proteotypic", "razor", "unique", "id",
+
+def name_key(column: object) -> str:
+    """Return the form of a column name that hints are compared with, whole.
+
+    :func:`~proteolabel.io._names.canonical` plus: units in brackets or parentheses are
+    dropped and other punctuation becomes a space, so ``"Mol. weight [kDa]"`` gives
+    ``"mol weight"`` and ``"Razor + unique peptides"`` gives ``"razor unique peptides"``.
+    """
+    text = re.sub(r"\[[^\]]*\]|\([^)]*\)", " ", str(column))
+    return re.sub(r"[^0-9a-z]+", " ", canonical(text)).strip()
+
+
+def _keys(*names: str) -> frozenset[str]:
+    return frozenset(name_key(n) for n in names)
+
+
+def _id_names(bases: Sequence[str]) -> frozenset[str]:
+    suffixes = ("", "s", " id", " ids", " name", " names", " number", " no", " nr", " code",
+                " identifier", " label")
+    return _keys(*(b + s for b in bases for s in suffixes))
+
+
+#: Column names that say a column holds sample ids; such a column is an id column even when
+#: its values are numbers (patient 101, 102, ...).
+_SAMPLE_ID_NAMES = _id_names((
+    "sample", "run", "replicate", "file", "raw file", "subject", "patient", "participant",
+    "donor", "specimen", "individual",
+)) | _keys("sampleid", "filename", "run name", "sample name")
+#: Column names that say a column holds protein ids (numeric Entrez ids, too).
+_PROTEIN_ID_NAMES = _id_names((
+    "protein", "protein group", "protein accession", "accession", "uniprot", "uniprot accession",
+    "majority protein", "leading protein", "leading razor protein", "gene", "gene symbol",
+    "entrez", "entrez gene", "ensembl", "ensembl gene",
+)) | _keys("pg", "protein groups")
+#: Weaker hints: an id column of unknown kind. Such a column is not read as values either,
+#: but it says samples are in rows (``label``) or columns (``id``, ``feature``) only when it
+#: holds text.
+_WEAK_SAMPLE_NAMES = _keys("label")
+_WEAK_PROTEIN_NAMES = _keys("id", "feature", "features")
+_ID_NAMES = _SAMPLE_ID_NAMES | _PROTEIN_ID_NAMES | _WEAK_SAMPLE_NAMES | _WEAK_PROTEIN_NAMES
+
+#: Whole names (after :func:`name_key`) of numeric protein annotations that a proteins-in-rows
+#: table may hold next to its sample columns (MaxQuant, Perseus, FragPipe, Proteome Discoverer
+#: style exports). Matched whole, never as a part, so a sample called ``Score_High_1`` or
+#: ``CSF_Lipid`` is never one of them.
+_PROTEIN_ANNOTATION_NAMES = _keys(
+    "peptides", "peptide", "peptide count", "peptide counts", "number of peptides",
+    "num peptides", "n peptides", "nr peptides", "# peptides", "unique peptides",
+    "razor peptides", "razor + unique peptides", "unique + razor peptides", "total peptides",
+    "combined total peptides", "iBAQ peptides", "ibaq peptides", "psms", "# psms",
+    "number of psms",
+    "sequence coverage", "unique sequence coverage", "unique + razor sequence coverage",
+    "coverage", "mol. weight", "molecular weight", "mw", "mass", "protein mass",
+    "sequence length", "sequence lengths", "length", "protein length", "score",
+    "protein score", "q-value", "qvalue", "pep", "posterior error probability",
+    "probability", "protein probability", "top peptide probability", "charge", "count",
+    "ms/ms count", "spectral count", "spectral counts", "total spectral count",
+    "unique spectral count", "razor spectral count", "combined spectral count",
+    "combined unique spectral count", "combined total spectral count", "number of proteins",
+    "protein count", "n sequences", "n proteotypic sequences", "n proteotypic",
+    "isoelectric point", "pi", "calc. pi",
+)
+#: Whole names of numeric sample annotations (clinical and design variables) that a
+#: samples-in-rows table may hold without the ``_`` prefix; also every name starting with
+#: ``age`` as a word (``Age at CSF collection``).
+_SAMPLE_ANNOTATION_NAMES = _keys(
+    "age", "bmi", "body mass index", "mmse", "mmse score", "moca", "moca score", "cdr",
+    "cdr score", "weight", "height", "sex", "gender", "batch", "plate", "fraction", "visit",
+    "time point", "timepoint", "time", "day", "days", "year", "years", "education",
+    "years of education", "group", "class", "condition", "status", "diagnosis",
+    "injection order", "run order",
 )
 _INDEX_HEADER = re.compile(r"^(Unnamed: ?\d+|)$")
 _ACCESSION = re.compile(
@@ -78,37 +134,94 @@ def _is_index(name: str, values: pd.Series) -> bool:
     return bool(start in (0, 1) and (nums.to_numpy() == np.arange(len(nums)) + start).all())
 
 
-def _classify(frame: pd.DataFrame, ctx: ReadContext) -> dict[str, str]:
-    """Label each column: 'index', 'annotation' (_-prefixed), 'numeric', 'mixed' or 'text'."""
+def _is_sample_annotation_name(column: str) -> bool:
+    key = name_key(column)
+    return key in _SAMPLE_ANNOTATION_NAMES or key.startswith("age ")
+
+
+def _classify(frame: pd.DataFrame, ctx: ReadContext) -> tuple[dict[str, str], set[str]]:
+    """Label each column: 'index', 'annotation' (_-prefixed), 'numeric', 'mixed' or 'text'.
+
+    A column named like an id column (``sample``, ``patient``, ``run``, ``protein``,
+    ``accession``, ``gene``, ``id``, ...) is 'text' even when its cells are numbers; those
+    columns are returned too.
+    """
     stats = classify_columns(frame, ctx.tokens)
     kinds: dict[str, str] = {}
+    numeric_ids = []
     for col in frame.columns:
         if col.startswith(ANNOTATION_PREFIX):
             kinds[col] = "annotation"
         elif _is_index(col, frame[col]):
             kinds[col] = "index"
+        elif name_key(col) in _ID_NAMES:
+            kinds[col] = "text"
+            if stats.at[col, "share"] >= 0.5:
+                numeric_ids.append(col)
         elif stats.at[col, "all_numeric"]:
             kinds[col] = "numeric"
         else:
             kinds[col] = "mixed" if stats.at[col, "share"] >= 0.5 else "text"
-    return kinds
+    if numeric_ids:
+        ctx.note(f"column(s) {numeric_ids} hold numbers but are named like id columns: read as "
+                 "ids, not as values")
+    return kinds, set(numeric_ids)
+
+
+def _id_text(values: pd.Series) -> pd.Series:
+    """Write id cells as text: text as it is (stripped), whole numbers without ``.0``."""
+    def one(v):
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            return ""
+        if isinstance(v, (float, np.floating)) and float(v).is_integer():
+            return str(int(v))
+        return str(v).strip()
+    return values.map(one).astype(object)
+
+
+def _role(column: str, strong_only: bool = False) -> str | None:
+    """Return the layout a column's name implies: 'rows' (sample ids), 'columns' (protein ids).
+
+    With ``strong_only``, the weak names (``id``, ``label``, ``feature``) imply nothing.
+    """
+    key = name_key(column)
+    if key in _SAMPLE_ID_NAMES or (not strong_only and key in _WEAK_SAMPLE_NAMES):
+        return "rows"
+    if key in _PROTEIN_ID_NAMES or (not strong_only and key in _WEAK_PROTEIN_NAMES):
+        return "columns"
+    return None
+
+
+def _pick_id(columns: Sequence[str], strong: frozenset[str], weak: frozenset[str],
+             numeric_ids: set[str]) -> str | None:
+    """Return the first column named like a strong id, else like a weak one that holds text."""
+    for col in columns:
+        if name_key(col) in strong:
+            return col
+    for col in columns:
+        if name_key(col) in weak and col not in numeric_ids:
+            return col
+    return None
 
 
 def _detect_layout(frame: pd.DataFrame, kinds: dict[str, str], id_column: str | None,
-                   ctx: ReadContext) -> str:
+                   ctx: ReadContext, numeric_ids: set[str]) -> str:
     numeric = [c for c, k in kinds.items() if k in ("numeric", "mixed")]
     text = [c for c, k in kinds.items() if k == "text"]
-    if any(k == "annotation" for k in kinds.values()):
+    if any(c.startswith(ANNOTATION_PREFIX) for c in kinds):
         return "rows"
     first = id_column or (text[0] if text else None)
     if first is not None:
-        hint = canonical(first)
-        if hint in _SAMPLE_HINTS:
-            return "rows"
-        if hint in _PROTEIN_HINTS:
+        layout = _role(first, strong_only=first in numeric_ids)
+        if layout is not None:
+            return layout
+        if _share(_id_text(frame[first]).head(200), looks_like_protein) >= 0.5:
             return "columns"
-        if _share(frame[first].astype(str).head(200), looks_like_protein) >= 0.5:
-            return "columns"
+    if id_column is None:
+        for col in text[1:]:
+            layout = _role(col, strong_only=True)
+            if layout is not None:
+                return layout
     if numeric and _share(numeric, looks_like_protein) >= 0.5:
         return "rows"
     if numeric and _share(numeric, lambda c: normalize_sample_name(c) != str(c).strip()) >= 0.5:
@@ -118,6 +231,70 @@ def _detect_layout(frame: pd.DataFrame, kinds: dict[str, str], id_column: str | 
         "'sample'/'protein' id column, no protein accessions in the header or first column). "
         "Pass samples_in='rows' or samples_in='columns', and id_column=... if needed."
     )
+
+
+#: Rows looked at when judging a column by its values (enough for a median and a count).
+_PEEK_ROWS = 2000
+
+
+def _peek(frame: pd.DataFrame, columns: Sequence[str]) -> dict[str, np.ndarray]:
+    """Read columns' numbers for a look at them only (no counting, no errors); NaN if not.
+
+    Only the first :data:`_PEEK_ROWS` rows are read; decimal commas are understood.
+    """
+    columns = list(columns)
+    block = frame[columns].iloc[:_PEEK_ROWS]
+    flat = pd.Series(block.to_numpy(dtype=object).ravel(order="F"), dtype=object)
+    numbers = pd.to_numeric(flat, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    retry = np.flatnonzero(np.isnan(numbers))
+    if retry.size:
+        cells = flat.iloc[retry]
+        comma = cells.map(lambda v: isinstance(v, str) and "," in v).to_numpy(dtype=bool)
+        if comma.any():
+            text = cells[comma].str.strip().str.replace(",", ".", regex=False)
+            numbers[retry[comma]] = pd.to_numeric(text, errors="coerce").to_numpy(
+                dtype=np.float64, na_value=np.nan)
+    numbers = numbers.reshape(block.shape, order="F")
+    return {c: numbers[:, j] for j, c in enumerate(columns)}
+
+
+def _typical(values: np.ndarray) -> float:
+    present = values[np.isfinite(values) & (values > 0)]
+    return float(np.median(present)) if present.size else np.nan
+
+
+def _like_measurements(values: np.ndarray, reference: float) -> bool:
+    """Say whether a column's values look like those of the measured columns.
+
+    That is: the same order of magnitude as ``reference`` (the typical value of the other
+    columns), and some cells missing, as intensities have; counts, scores, ages do not.
+    """
+    own = _typical(values)
+    if not (np.isfinite(own) and np.isfinite(reference)):
+        return False
+    missing = ~np.isfinite(values) | (values == 0)
+    return bool(abs(np.log10(own / reference)) < 1 and missing.any())
+
+
+def _split_named_annotations(frame: pd.DataFrame, columns: Sequence[str], is_named,
+                             peeked: dict[str, np.ndarray] | None = None,
+                             ) -> tuple[list[str], list[str], float]:
+    """Find the columns whose names ``is_named`` marks as annotations.
+
+    Returns those whose values do not look like the other columns' (annotations), those whose
+    values do (kept as measurements, with a warning), and the typical value of the others
+    (computed only when some column is named so, or when ``peeked`` gives every column's
+    values).
+    """
+    named = [c for c in columns if is_named(c)]
+    if not named and peeked is None:
+        return [], [], np.nan
+    peeked = peeked if peeked is not None else _peek(frame, columns)
+    typical = [_typical(peeked[c]) for c in columns if c not in named]
+    typical = [t for t in typical if np.isfinite(t)]
+    reference = float(np.median(typical)) if typical else np.nan
+    like = [c for c in named if _like_measurements(peeked[c], reference)]
+    return [c for c in named if c not in like], like, reference
 
 
 def _raise_mixed(frame: pd.DataFrame, col: str, ctx: ReadContext) -> None:
@@ -173,6 +350,7 @@ def read_generic(
     samples_in: str = "auto",
     id_column: str | None = None,
     sample_columns: Sequence[str] | None = None,
+    protein_columns: Sequence[str] | None = None,
     annotation_columns: Sequence[str] = (),
     log_base: float | None = None,
     keep_decoys: bool = False,
@@ -189,16 +367,26 @@ def read_generic(
     samples_in
         ``"rows"`` (one row per sample, one column per protein), ``"columns"`` (one row per
         protein) or ``"auto"``: rows when ``_``-prefixed annotation columns exist or the id
-        column is called ``sample``/``run``/..., or the headers are protein accessions;
-        columns when the id column is called ``protein``/``accession``/``gene``/... or holds
-        accessions, or when the headers are run file names.
+        column is called ``sample``/``patient``/``run``/..., or the headers are protein
+        accessions; columns when the id column is called ``protein``/``accession``/``gene``/...
+        or holds accessions, or when the headers are run file names. A column named like an
+        id column is read as ids even when its cells are numbers (patients 101, 102, ...).
     id_column
-        Samples in rows: the column of sample names (default: the first text column with
+        Samples in rows: the column of sample names (default: the first column named like
+        ``sample``/``patient``/``run`` with unique values, else the first text column with
         unique values; if none, samples are named ``sample_001``, ... by row). Samples in
-        columns: the protein key column (default: the first text column).
+        columns: the protein key column (default: the first column named like
+        ``protein``/``accession``/``gene``, else the first text column).
     sample_columns
-        Samples in columns: the sample columns (default: every numeric column that is not a
-        known annotation such as ``Peptides``).
+        Samples in columns: the sample columns (default: every numeric column except those
+        named like a protein annotation, such as ``Peptides``, ``Score``, ``Mol. weight
+        [kDa]`` (whole names only), whose values do not look like the sample columns';
+        such columns go to ``var`` with a warning).
+    protein_columns
+        Samples in rows: the protein columns (default: every numeric column except those
+        named like a clinical or design variable, such as ``Age``, ``BMI``, ``MMSE``,
+        ``Batch``, whose values do not look like the protein columns'; such columns go to
+        ``obs`` with a warning).
     annotation_columns
         More columns to keep as annotations and never read as values. Columns whose name
         starts with ``_`` and text columns are annotations anyway (``obs`` for samples in
@@ -223,44 +411,91 @@ def read_generic(
     if id_column is not None and id_column not in frame.columns:
         raise ctx.error(f"id column {id_column!r} not found; columns are "
                         f"{list(frame.columns)[:30]}")
-    kinds = _classify(frame, ctx)
+    kinds, numeric_ids = _classify(frame, ctx)
     for col in annotation_columns:
         kinds[col] = "annotation"
     ignored = [c for c, k in kinds.items() if k == "index" and c != id_column]
     if ignored:
         ctx.note(f"row-index column(s) {ignored} ignored")
-    layout = samples_in if samples_in != "auto" else _detect_layout(frame, kinds, id_column, ctx)
+    layout = samples_in
+    if samples_in == "auto":
+        layout = _detect_layout(frame, kinds, id_column, ctx, numeric_ids)
     if samples_in == "auto":
         ctx.note(f"samples are in {layout} (detected; pass samples_in=... to override)")
     keep = [r for r, k in (("decoy", keep_decoys), ("contaminant", keep_contaminants)) if k]
     if layout == "rows":
-        return _rows_layout(frame, kinds, ctx, id_column, log_base, keep)
-    return _columns_layout(frame, kinds, ctx, id_column, sample_columns, log_base, keep)
+        return _rows_layout(frame, kinds, ctx, id_column, protein_columns, log_base, keep,
+                            numeric_ids)
+    return _columns_layout(frame, kinds, ctx, id_column, sample_columns, log_base, keep,
+                           numeric_ids)
 
 
-def _rows_layout(frame, kinds, ctx, id_column, log_base, keep) -> ad.AnnData:
-    text = [c for c, k in kinds.items() if k == "text"]
+def _report_excluded(ctx: ReadContext, message: str) -> None:
+    """Report a column left out of the values as a warning and in the read record."""
+    ctx.note(message)
+    ctx.warn(message, stacklevel=5)
+
+
+def _rows_layout(frame, kinds, ctx, id_column, protein_columns, log_base, keep,
+                 numeric_ids) -> ad.AnnData:
+    text = [c for c, k in kinds.items() if k == "text" and c not in (protein_columns or ())]
+    repeated = []
     if id_column is None:
-        unique_text = [c for c in text if frame[c].astype(str).str.strip().ne("").all()
-                       and frame[c].astype(str).str.strip().is_unique]
-        hinted = [c for c in unique_text if canonical(c) in _SAMPLE_HINTS]
-        id_column = (hinted or unique_text or [None])[0]
+        ids = {c: _id_text(frame[c]) for c in text}
+        unique_text = [c for c in text if ids[c].ne("").all() and ids[c].is_unique]
+        hinted = _pick_id(unique_text, _SAMPLE_ID_NAMES, _WEAK_SAMPLE_NAMES, numeric_ids)
+        id_column = hinted or (unique_text or [None])[0]
+        repeated = [c for c in text if name_key(c) in _SAMPLE_ID_NAMES and c not in unique_text]
     if id_column is None:
         width = max(3, len(str(len(frame))))
         names = [GENERATED_SAMPLE_NAME.format(i + 1, width=width) for i in range(len(frame))]
-        ctx.note(f"no sample-name column: samples named {names[0]} ... {names[-1]} by row")
+        why = (f" (column(s) {repeated} have repeated or empty cells; pass id_column=... to "
+               "use one)") if repeated else ""
+        ctx.note(f"no sample-name column: samples named {names[0]} ... {names[-1]} by "
+                 f"row{why}")
         origins = None
     else:
-        origins = frame[id_column].astype(str).tolist()
+        origins = _id_text(frame[id_column]).tolist()
         names = [normalize_sample_name(n) for n in origins]
         ctx.note(f"sample names from column {id_column!r}")
-    proteins = [c for c, k in kinds.items() if k in ("numeric", "mixed") and c != id_column]
+    if protein_columns is None:
+        proteins = [c for c, k in kinds.items() if k in ("numeric", "mixed") and c != id_column]
+        named, like, _ = _split_named_annotations(frame, proteins, _is_sample_annotation_name)
+        if named:
+            for col in named:
+                kinds[col] = "annotation"
+            proteins = [c for c in proteins if c not in named]
+            _report_excluded(ctx, (
+                f"numeric column(s) {named} not read as proteins: named like sample "
+                "annotations (age, BMI, batch, ...) and unlike the protein columns' values, "
+                "they are kept in obs. Pass protein_columns=[...] to choose the proteins."))
+        if like:
+            ctx.warn(f"column(s) {like} are named like sample annotations but hold values like "
+                     "the protein columns' (with missing cells); they are read as proteins. "
+                     "Pass annotation_columns=[...] if they are not.")
+    else:
+        proteins = list(protein_columns)
+        missing = [c for c in proteins if c not in frame.columns]
+        if missing:
+            raise ctx.error(f"protein column(s) {missing} not found; columns are "
+                            f"{list(frame.columns)[:30]}")
+        if id_column in proteins:
+            raise ctx.error(f"column {id_column!r} is the sample-name column and cannot also "
+                            "be a protein column; pass id_column=... to choose another")
+        left = [c for c, k in kinds.items() if k in ("numeric", "mixed")
+                and c != id_column and c not in proteins]
+        for col in left:
+            kinds[col] = "annotation"
+        if left:
+            ctx.note(f"numeric column(s) {left[:30]} are not in protein_columns; kept in obs")
     for col in proteins:
-        if kinds[col] == "mixed":
+        if kinds[col] in ("mixed", "text") and col not in numeric_ids:
             _raise_mixed(frame, col, ctx)
     if not proteins:
-        raise ctx.error(f"no numeric protein columns; columns are {list(frame.columns)[:30]}")
-    obs_cols = [c for c, k in kinds.items() if k in ("annotation", "text") and c != id_column]
+        raise ctx.error(f"no numeric protein columns; columns are {list(frame.columns)[:30]}"
+                        f"{_ids_hint(numeric_ids, 'protein_columns')}")
+    obs_cols = [c for c, k in kinds.items()
+                if k in ("annotation", "text") and c != id_column and c not in proteins]
     matrix = _values(frame, proteins, ctx, log_base)
     ctx.quantity = "values as given (samples in rows)"
     obs = frame[obs_cols] if obs_cols else None
@@ -270,40 +505,86 @@ def _rows_layout(frame, kinds, ctx, id_column, log_base, keep) -> ad.AnnData:
                          sample_origins=origins, what="row")
 
 
-def _columns_layout(frame, kinds, ctx, id_column, sample_columns, log_base, keep) -> ad.AnnData:
-    text = [c for c, k in kinds.items() if k == "text"]
+def _columns_layout(frame, kinds, ctx, id_column, sample_columns, log_base, keep,
+                    numeric_ids) -> ad.AnnData:
+    text = [c for c, k in kinds.items() if k == "text" and c not in (sample_columns or ())]
     if id_column is None:
-        hinted = [c for c in text if canonical(c) in _PROTEIN_HINTS]
-        id_column = (hinted or text or [None])[0]
+        hinted = _pick_id(text, _PROTEIN_ID_NAMES, _WEAK_PROTEIN_NAMES, numeric_ids)
+        id_column = hinted or (text or [None])[0]
     if id_column is None:
         raise ctx.error("no protein id column (a text column) found; name it with id_column=...")
+    named: list[str] = []
     if sample_columns is None:
         candidates = [c for c, k in kinds.items() if k in ("numeric", "mixed") and c != id_column]
-        sample_columns = [c for c in candidates
-                          if not any(h in canonical(c).split(" ") or canonical(c).endswith(h)
-                                     for h in _NUMERIC_ANNOTATION_HINTS)]
-        skipped = [c for c in candidates if c not in sample_columns]
-        if skipped:
-            ctx.note(f"numeric annotation column(s) {skipped} not read as samples "
-                     "(pass sample_columns=... to override)")
+        peeked = _peek(frame, candidates)
+        named, like, reference = _split_named_annotations(
+            frame, candidates, lambda c: name_key(c) in _PROTEIN_ANNOTATION_NAMES, peeked)
+        sample_columns = [c for c in candidates if c not in named]
+        if not sample_columns and named:
+            raise ctx.error(
+                f"no sample columns: every numeric column ({named}) is named like a protein "
+                "annotation. Pass sample_columns=[...] to name the samples.")
+        if named:
+            _report_excluded(ctx, (
+                f"numeric column(s) {named} not read as samples: named like protein "
+                "annotations (peptide counts, scores, ...) and unlike the sample columns' "
+                "values, they are kept in var. Pass sample_columns=[...] to choose the "
+                "samples."))
+        if like:
+            ctx.warn(f"column(s) {like} are named like protein annotations but hold values "
+                     "like the sample columns' (with missing cells); they are read as samples. "
+                     "Pass sample_columns=[...] without them if they are not samples.")
+        _warn_count_like(peeked, [c for c in sample_columns if c not in like], reference, ctx)
     else:
         missing = [c for c in sample_columns if c not in frame.columns]
         if missing:
-            raise ctx.error(f"sample column(s) {missing} not found")
+            raise ctx.error(f"sample column(s) {missing} not found; columns are "
+                            f"{list(frame.columns)[:30]}")
     for col in sample_columns:
-        if kinds.get(col) in ("mixed", "text"):
+        if kinds.get(col) in ("mixed", "text") and col not in numeric_ids:
             _raise_mixed(frame, col, ctx)
     if not sample_columns:
-        raise ctx.error(f"no numeric sample columns; columns are {list(frame.columns)[:30]}")
+        raise ctx.error(f"no numeric sample columns; columns are {list(frame.columns)[:30]}"
+                        f"{_ids_hint(numeric_ids, 'sample_columns')}")
     names = [normalize_sample_name(c) for c in sample_columns]
     matrix = _values(frame, list(sample_columns), ctx, log_base)
     ctx.quantity = "values as given (samples in columns)"
     var_cols = [c for c, k in kinds.items()
-                if k in ("annotation", "text") and c != id_column and c not in sample_columns]
+                if (k in ("annotation", "text") or c in named) and c != id_column
+                and c not in sample_columns]
     var = frame[var_cols] if var_cols else None
-    proteins = frame[id_column].astype(str).str.strip().tolist()
+    proteins = _id_text(frame[id_column]).tolist()
     return build_anndata(ctx, matrix.T, names, proteins, var=var, keep=keep,
                          sample_origins=list(sample_columns))
+
+
+def _ids_hint(numeric_ids: set[str], option: str) -> str:
+    if not numeric_ids:
+        return ""
+    return (f". Column(s) {sorted(numeric_ids)} hold numbers but are named like id columns, so "
+            f"they are not read as values; pass {option}=[...] to read them as values")
+
+
+def _warn_count_like(peeked, columns, reference, ctx) -> None:
+    """Warn about sample columns that look like a protein annotation by their values alone.
+
+    Such a column holds whole numbers only, misses nothing and lies a hundred times below
+    the other columns.
+    """
+    if len(columns) < 3 or not np.isfinite(reference):
+        return
+    odd = []
+    for col in columns:
+        values = peeked[col]
+        if (np.isfinite(values).all() and (values > 0).all()
+                and np.array_equal(values, np.round(values))
+                and _typical(values) * 100 <= reference):
+            odd.append(col)
+    if odd and len(odd) < len(columns):
+        ctx.warn(f"column(s) {odd} hold only whole numbers with nothing missing, a hundred "
+                 f"times below the other sample columns (typical value {reference:.3g}), like "
+                 "a count; they are read as samples. Pass sample_columns=[...] without them "
+                 "if they are annotations.")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -59,10 +59,10 @@ def read_labels(
         ``condition``, ``class``, ``disease``; in a two-column file the second column.
     samples
         The data's sample names (``adata.obs_names``). When given, label names are matched
-        to them after the same normalisation as the data (directory and extension dropped;
-        a tool prefix such as ``LFQ intensity `` is also tried); every labelled name that
-        matches no sample is listed in a ``ValueError`` with close matches. Labelled samples
-        may cover only some of the data's samples.
+        to them after the same normalisation as the data (the directory of a file path and
+        the run-file extension dropped; a tool prefix such as ``LFQ intensity `` is also
+        tried); every labelled name that matches no sample is listed in a ``ValueError``
+        with close matches. Labelled samples may cover only some of the data's samples.
     sheet
         Excel sheet (default: the first).
 
@@ -159,8 +159,8 @@ def _match(pairs: dict[str, str], samples: list[str], where: str) -> dict[str, s
             lines.append(f"  {name!r}{hint}")
         raise ValueError(
             f"{where}: {len(unmatched)} labelled sample name(s) match no sample in the data "
-            f"(names are compared after normalisation: directory and extension dropped, inner "
-            f"spaces kept):\n" + "\n".join(lines)
+            f"(names are compared after normalisation: the directory of a file path and the "
+            f"run-file extension dropped, inner spaces kept):\n" + "\n".join(lines)
             + f"\nThe data has {len(samples)} samples, e.g. {samples[:5]}. Correct these "
             "names in the label file, or delete their rows to go on without them."
         )
