@@ -53,6 +53,12 @@ def test_cli_run_maxquant_with_label_file_writes_everything(tmp_path):
     assert sorted(labels["sample"]) == sorted(meta["sample"])  # every input sample, once
     assert list(labels.columns[:5]) == ["sample", "cluster", "is_noise", "is_tune", "label"]
     assert (labels["is_noise"] == (labels["cluster"] == -1)).all()
+    # each named cluster carries the label most of its tune samples carry
+    for c, named in labels.dropna(subset=["cluster_label"]).groupby("cluster")["cluster_label"]:
+        counts = labels[(labels["cluster"] == c) & labels["is_tune"]]["label"].value_counts()
+        top = sorted(counts[counts == counts.max()].index)
+        assert c >= 0 and named.nunique() == 1 and named.iloc[0] == top[0]  # ties: first name
+    assert labels.loc[labels["is_noise"], "cluster_label"].isna().all()
     # stratified half of each label tunes eps
     per = labels.groupby("label")["is_tune"].agg(["sum", "size"])
     assert ((per["sum"] - per["size"] / 2).abs() <= 0.5).all()

@@ -345,16 +345,43 @@ def _h5ad_safe(o: Any) -> Any:
     return o
 
 
-def labels_table(adata: ad.AnnData) -> pd.DataFrame:
-    """One row per input sample: sample, cluster, is_noise, is_tune, label, excluded, reason."""
+def cluster_labels(adata: ad.AnnData) -> dict[int, str]:
+    """Name each cluster by the known label most of its tune samples carry."""
+    # Only tune samples decide (the labels the method is given), so that the held-out samples
+    # still measure the result honestly; a cluster without tune samples is not named. Ties go
+    # to the alphabetically first label (see _label_model.match_clusters_to_labels).
+    from proteolabel._label_model import match_clusters_to_labels
+
     obs = adata.obs
+    if K.OBS_LABEL not in obs:
+        return {}
+    clusters = obs[K.OBS_CLUSTER].astype(int).to_numpy()
+    clusters = np.where(obs[K.OBS_EXCLUDED].to_numpy(bool), -1, clusters)
+    labels = obs[K.OBS_LABEL].astype(object).to_numpy()
+    labels = np.array([None if pd.isna(v) else str(v) for v in labels], dtype=object)
+    rows = match_clusters_to_labels(clusters, labels, obs[K.OBS_TUNE].to_numpy(bool))
+    return {r["cluster"]: r["label"] for r in rows if r["source"] == "tune"}
+
+
+def labels_table(adata: ad.AnnData) -> pd.DataFrame:
+    """One row per input sample.
+
+    Columns: ``sample``, ``cluster`` (-1 = noise), ``is_noise``, ``is_tune``, ``label`` (the
+    known label, where given), ``cluster_label`` (the known label the cluster stands for, from
+    :func:`cluster_labels`; empty for noise and unnamed clusters), ``excluded`` and
+    ``excluded_reason``.
+    """
+    obs = adata.obs
+    clusters = obs[K.OBS_CLUSTER].astype(int).to_numpy()
+    names = cluster_labels(adata)
     df = pd.DataFrame({
         "sample": adata.obs_names.astype(str),
-        "cluster": obs[K.OBS_CLUSTER].astype(int).to_numpy(),
+        "cluster": clusters,
         "is_noise": obs[K.OBS_NOISE].astype(bool).to_numpy(),
         "is_tune": obs[K.OBS_TUNE].astype(bool).to_numpy(),
         "label": (obs[K.OBS_LABEL].astype(object).to_numpy() if K.OBS_LABEL in obs
                   else np.full(adata.n_obs, None)),
+        "cluster_label": [names.get(int(c), "") for c in clusters],
         "excluded": obs[K.OBS_EXCLUDED].astype(bool).to_numpy(),
         "excluded_reason": obs[K.OBS_EXCLUDED_REASON].astype(str).replace("nan", "").to_numpy(),
     })
@@ -454,14 +481,7 @@ def save_model(result: RunResult, directory: Path) -> Path:
     Z = np.asarray(adata.obsm[K.OBSM_LATENT])[keep]
     core = np.asarray(result.search.core_sample_indices_)
     clusters = adata.obs[K.OBS_CLUSTER].to_numpy()[keep]
-    mapping: dict[str, str] = {}
-    if K.OBS_LABEL in adata.obs:
-        lab = adata.obs[K.OBS_LABEL].astype(object).to_numpy()[keep]
-        for c in sorted(set(clusters[clusters >= 0])):
-            m = (clusters == c) & pd.notna(lab)
-            if m.any():
-                vals, cnt = np.unique(lab[m].astype(str), return_counts=True)
-                mapping[str(c)] = str(vals[np.argmax(cnt)])
+    mapping = {str(c): lab for c, lab in cluster_labels(adata).items()}
     state = {
         "eps": float(result.search.eps_),
         "min_samples": int(result.search.min_samples),
