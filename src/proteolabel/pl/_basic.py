@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from proteolabel import _constants as K
+from proteolabel.pl import _style as S
 
 if TYPE_CHECKING:
     import anndata as ad
@@ -23,6 +24,18 @@ def _axes(ax: Axes | None, figsize=(5.5, 4.5)) -> Axes:
     return ax
 
 
+def _cluster_like(adata: ad.AnnData, color: str) -> bool:
+    """Tell whether a column holds cluster ids (``cluster``, ``cluster_<method>``; -1 noise)."""
+    if not color.startswith(K.OBS_CLUSTER) or color not in adata.obs:
+        return False
+    return pd.api.types.is_integer_dtype(adata.obs[color])
+
+
+def _continuous(values: pd.Series) -> bool:
+    return (pd.api.types.is_float_dtype(values) and not isinstance(values.dtype, pd.CategoricalDtype)
+            and values.nunique() > 12)
+
+
 def latent(
     adata: ad.AnnData,
     color: str = K.OBS_CLUSTER,
@@ -32,46 +45,125 @@ def latent(
     title: str | None = None,
     mark: str | None = K.OBS_TUNE,
     s: float | None = None,
+    match_to: str | None = K.OBS_LABEL,
+    legend: bool = True,
 ) -> Axes:
     """Scatter the 2-D latent space coloured by an ``obs`` column.
 
-    Noise (cluster -1) is drawn in grey, missing labels in light grey; samples where
-    ``obs[mark]`` is true (the tune samples by default) get a black edge.
+    Colours come from one shared palette (:mod:`proteolabel.pl._style`): known labels keep the
+    same colour in every plot, and when colouring by a cluster column each cluster takes the
+    colour of the known label (``obs[match_to]``) that is its majority, where no other cluster
+    holds more of that label; the other clusters get colours no label uses. Noise (cluster -1)
+    is the only mid-grey point, missing labels the only light-grey one. Samples where
+    ``obs[mark]`` is true (the tune samples by default) are ringed. A numeric column with many
+    values is drawn with a colour bar instead. The legend sits outside the axes, to the right.
+
+    Parameters
+    ----------
+    adata : AnnData
+        With the latent in ``obsm[use_rep]``.
+    color : str, default="cluster"
+        The ``obs`` column to colour by.
+    use_rep : str, default="X_vae"
+        ``obsm`` key of the latent.
+    ax : matplotlib Axes, default=None
+        Where to draw; a new figure when None.
+    title : str, default=None
+        Axes title (by default names the column).
+    mark : str or None, default="is_tune"
+        Boolean ``obs`` column of the samples to ring.
+    s : float, default=None
+        Dot area in points^2 (by default from the number of samples).
+    match_to : str or None, default="label"
+        Known-label column whose colours the clusters take; None colours clusters in order.
+    legend : bool, default=True
+        Draw the legend.
+
+    Returns
+    -------
+    matplotlib Axes
+        The axes drawn on.
+
     """
     ax = _axes(ax)
-    Z = np.asarray(adata.obsm[use_rep])
+    Z = np.asarray(adata.obsm[use_rep], dtype=float)
     if Z.shape[1] < 2:
         Z = np.column_stack([Z[:, 0], np.zeros(len(Z))])
     ok = np.isfinite(Z[:, :2]).all(axis=1)
     values = adata.obs[color] if color in adata.obs else pd.Series(np.nan, index=adata.obs_names)
-    s = s if s is not None else float(np.clip(3000 / max(adata.n_obs, 1), 4, 40))
-    edge = adata.obs[mark].to_numpy(bool) if mark and mark in adata.obs else np.zeros(adata.n_obs, bool)
-    vals = values.to_numpy(object)
-    is_missing = pd.isna(values).to_numpy() | (values.astype(str).str.strip() == "").to_numpy()
-    if color == K.OBS_CLUSTER:
-        is_noise = (values.astype(str) == "-1").to_numpy()
+    s = s if s is not None else S.marker_size(int(ok.sum()))
+    ring = adata.obs[mark].to_numpy(bool) & ok if mark and mark in adata.obs else np.zeros(adata.n_obs, bool)
+    handles: list = []
+    texts: list[str] = []
+    leg_title = None
+    if _continuous(values):
+        v = values.to_numpy(float)
+        fin = ok & np.isfinite(v)
+        if (ok & ~fin).any():
+            m = ok & ~fin
+            ax.scatter(Z[m, 0], Z[m, 1], s=s, c=S.MISSING_COLOUR, linewidths=0)
+            handles.append(S.point_handle(S.MISSING_COLOUR))
+            texts.append(f"no value ({m.sum()})")
+        sc = ax.scatter(Z[fin, 0], Z[fin, 1], s=s, c=v[fin], cmap="viridis", linewidths=0)
+        ax.figure.colorbar(sc, ax=ax, label=color, shrink=0.8)
     else:
-        is_noise = np.zeros(len(vals), bool)
-    for mask, c, lab in ((is_missing & ok, "#dddddd", "no label"), (is_noise & ok, "#888888", "noise")):
-        if mask.any():
-            ax.scatter(Z[mask, 0], Z[mask, 1], s=s, c=c, label=f"{lab} ({mask.sum()})", linewidths=0)
-    rest = ok & ~is_missing & ~is_noise
-    cats = sorted({str(v) for v in vals[rest]}, key=lambda x: (len(x), x))
-    import matplotlib as mpl
+        str_vals = values.astype(object).astype(str).to_numpy()
+        missing = S.is_missing(values.astype(object)) & ok
+        cluster_like = _cluster_like(adata, color)
+        noise = (str_vals == "-1") & ok & ~missing if cluster_like else np.zeros(adata.n_obs, bool)
+        rest = ok & ~missing & ~noise
+        if cluster_like:
+            labels = None
+            if match_to and match_to in adata.obs:
+                labels = np.where(ok, adata.obs[match_to].astype(object).to_numpy(), None)
+            positions, major = S.cluster_styles(np.where(ok, str_vals, "-1"), labels)
+            cats = sorted(positions, key=S.natural_key)
+            leg_title = "cluster (samples)"
+            if major:
+                leg_title += ":\nmost frequent known label,\ncount/labelled samples"
+        else:
+            cats = S.label_order(np.where(rest, values.astype(object).to_numpy(), None))
+            positions, major = {c: i for i, c in enumerate(cats)}, {}
+            leg_title = f"{color} (samples)" if color != K.OBS_LABEL else "known label (samples)"
+        for mask, colour, text in ((missing, S.MISSING_COLOUR, "no label"), (noise, S.NOISE_COLOUR, "noise")):
+            if mask.any():
+                ax.scatter(Z[mask, 0], Z[mask, 1], s=s, c=colour, linewidths=0, zorder=1)
+                handles.append(S.point_handle(colour))
+                texts.append(f"{text} ({mask.sum()})")
+        for cat in cats:
+            m = rest & (str_vals == cat)
+            if not m.any():
+                continue
+            colour, marker = S.style(positions[cat])
+            ax.scatter(Z[m, 0], Z[m, 1], s=s, color=colour, marker=marker, linewidths=0, zorder=2)
+            handles.append(S.point_handle(colour, marker))
+            text = f"{cat} ({m.sum()})"
+            if cat in major:
+                mj = major[cat]
+                text += f": {mj['label']} {mj['count']}/{mj['n_labelled']}"
+                if not mj["majority"]:
+                    text += ", no majority"
+            texts.append(S.wrap(text))
+    if ring.any():
+        ax.scatter(Z[ring, 0], Z[ring, 1], s=S.ring_size(s), facecolors="none",
+                   edgecolors=S.RING_COLOUR, linewidths=0.8, zorder=3)
+        handles.append(S.point_handle("none", ring=True))
+        what = "tune sample" if mark == K.OBS_TUNE else mark
+        texts.append(f"{what} (ringed), {ring.sum()}")
+    n_hidden = int((~ok).sum())
+    if n_hidden:
+        handles.append(S.point_handle("none"))
+        texts.append(f"not shown: {n_hidden} without a latent\n(excluded samples)")
+    name = "VAE latent" if use_rep == K.OBSM_LATENT else use_rep
+    from matplotlib.ticker import MaxNLocator
 
-    cmap = mpl.colormaps["tab20" if len(cats) > 10 else "tab10"]
-    for i, cat in enumerate(cats):
-        m = rest & (values.astype(str).to_numpy() == cat)
-        ax.scatter(Z[m, 0], Z[m, 1], s=s, color=cmap(i % cmap.N), label=f"{cat} ({m.sum()})",
-                   linewidths=0)
-    if edge.any():
-        ax.scatter(Z[edge & ok, 0], Z[edge & ok, 1], s=s * 1.6, facecolors="none",
-                   edgecolors="black", linewidths=0.6, label=f"{mark} ({(edge & ok).sum()})")
-    ax.set_xlabel(f"{use_rep} 1")
-    ax.set_ylabel(f"{use_rep} 2")
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=6))
+    ax.set_xlabel(f"{name} 1")
+    ax.set_ylabel(f"{name} 2")
     ax.set_title(title or f"latent space, coloured by {color}")
-    if len(cats) <= 20:
-        ax.legend(fontsize="small", markerscale=1.5, frameon=False, loc="best")
+    if legend and handles:
+        S.legend_outside(ax, handles, texts, title=leg_title)
     return ax
 
 
