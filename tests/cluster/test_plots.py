@@ -24,8 +24,12 @@ def test_eps_sweep_plot_marks_the_choice(tmp_path):
     s = EpsSearch(n_eps=30).fit(X, y)
     ax = eps_sweep(s.sweep_, s.eps_)
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert {"v-measure", "homogeneity", "completeness", "clusters", "noise samples"} <= set(labels)
+    assert {"v-measure", "homogeneity", "completeness", f"chosen eps = {s.eps_:.3g}"} <= set(labels)
     assert any(np.allclose(line.get_xdata(), s.eps_) for line in ax.get_lines())
+    clusters_ax, noise_ax = ax.count_axes  # counts in their own panels, not on the score axis
+    assert clusters_ax.get_ylabel() == "clusters" and noise_ax.get_ylabel() == "noise\nsamples"
+    counts = [t.get_text() for t in clusters_ax.get_legend().get_texts()]
+    assert counts == ["all samples", "tune samples"]
     ax.figure.savefig(tmp_path / "sweep.png")
     _fig, given = plt.subplots()
     assert eps_sweep(s.sweep_, s.eps_, ax=given) is given

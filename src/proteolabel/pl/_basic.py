@@ -190,9 +190,23 @@ def training_loss(adata: ad.AnnData, *, ax: Axes | None = None, log: bool = Fals
 
 
 def eps_search(adata: ad.AnnData, *, ax: Axes | None = None) -> Axes:
-    """Plot the eps sweep stored in ``uns["eps_search"]`` (clusters, noise, scores vs eps)."""
+    """Plot the eps sweep stored in ``uns["eps_search"]`` (see :func:`proteolabel.pl.eps_sweep`).
+
+    The title names min_samples, the chosen eps and how it was chosen: by V-measure on the tune
+    samples, or by the unsupervised rule (no tune samples, or every eps degenerate on them).
+    """
     from proteolabel.pl._cluster import eps_sweep
 
     info = adata.uns[K.UNS_EPS_SEARCH]
     sweep = pd.DataFrame({k: np.asarray(v) for k, v in info["sweep"].items()})
-    return eps_sweep(sweep, float(info["eps"]), ax=ax)
+    scores = info.get("scores", {}) or {}
+    # scores["supervised"] is how eps was chosen; info["supervised"] only says tune samples existed
+    supervised = scores.get("supervised", info.get("supervised"))
+    n_tune = scores.get("n_tune")
+    return eps_sweep(
+        sweep, float(info["eps"]), ax=ax,
+        min_samples=int(info["min_samples"]) if "min_samples" in info else None,
+        supervised=None if supervised is None else bool(supervised),
+        n_tune=None if n_tune is None else int(n_tune),
+        unsupervised_rule=str(info.get("unsupervised_rule", "knee")),
+    )

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from proteolabel.pl import _style as S
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
@@ -30,6 +32,44 @@ def _axes(ax: Axes | None, figsize=(6.0, 4.5)) -> Axes:
     return ax
 
 
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """Start and end (inclusive) index of each run of True in ``mask``."""
+    out, start = [], None
+    for i, v in enumerate(mask):
+        if v and start is None:
+            start = i
+        if not v and start is not None:
+            out.append((start, i - 1))
+            start = None
+    if start is not None:
+        out.append((start, len(mask) - 1))
+    return out
+
+
+def _edges(eps: np.ndarray, log: bool) -> np.ndarray:
+    """Boundaries halfway between grid points (geometric halfway on a log axis)."""
+    if eps.size == 1:
+        return np.array([eps[0] * 0.95, eps[0] * 1.05]) if eps[0] > 0 else np.array([-0.5, 0.5])
+    if log:
+        le = np.log(eps)
+        mid = (le[1:] + le[:-1]) / 2
+        return np.exp(np.concatenate([[le[0] - (mid[0] - le[0])], mid, [le[-1] + (le[-1] - mid[-1])]]))
+    mid = (eps[1:] + eps[:-1]) / 2
+    return np.concatenate([[eps[0] - (mid[0] - eps[0])], mid, [eps[-1] + (eps[-1] - mid[-1])]])
+
+
+def _undefined_reason(sweep_df: pd.DataFrame, undefined: np.ndarray) -> str:
+    """Why the scores are undefined where ``undefined``, in words (two lines)."""
+    if "n_clusters_tune" not in sweep_df:
+        return "degenerate on the\ntune samples"
+    few = sweep_df["n_clusters_tune"].to_numpy()[undefined] < 2
+    if few.all():
+        return "fewer than two clusters\namong tune samples (noise aside)"
+    if not few.any():
+        return "the tune samples hold\nfewer than two known labels"
+    return "fewer than two clusters\nor labels among tune samples"
+
+
 def eps_sweep(
     sweep_df: pd.DataFrame,
     chosen_eps: float | None = None,
@@ -37,65 +77,162 @@ def eps_sweep(
     *,
     log_eps: bool | None = None,
     title: str | None = None,
+    min_samples: int | None = None,
+    supervised: bool | None = None,
+    n_tune: int | None = None,
+    unsupervised_rule: str = "knee",
 ) -> Axes:
-    """Plot the number of clusters, noise and the scores against eps.
+    """Plot the scores, the number of clusters and the noise against eps, in three panels.
+
+    The panels share the eps axis: scores on the tune samples (homogeneity, completeness,
+    V-measure; eps where they are undefined are hatched, with the reason in the legend), the
+    number of clusters, and the number of noise samples, each for all samples and for the tune
+    samples. The chosen eps is a vertical line through all three; the title says how it was
+    chosen.
 
     Parameters
     ----------
     sweep_df : pandas.DataFrame
         :attr:`proteolabel.cluster.EpsSearch.sweep_` (columns ``eps``, ``n_clusters``,
-        ``n_noise`` and, where present, ``homogeneity``, ``completeness``, ``v_measure``).
+        ``n_noise`` and, where present, ``n_clusters_tune``, ``n_noise_tune``, ``defined``,
+        ``homogeneity``, ``completeness``, ``v_measure``).
     chosen_eps : float, default=None
         Marked with a vertical line.
     ax : matplotlib Axes, default=None
-        Where to draw (scores, left axis); a twin right axis shows the counts. A new figure
-        when None.
+        Where to draw; it is split into the three panels (a new figure when None).
     log_eps : bool, default=None
         Log-scaled eps axis; by default when all eps are positive and span over a factor 10.
     title : str, default=None
-        Axes title.
+        Title; by default it names min_samples, the chosen eps and how it was chosen.
+    min_samples : int, default=None
+        DBSCAN's min_samples of the sweep, for the title.
+    supervised : bool, default=None
+        Whether eps was chosen by V-measure on tune samples (False: by the unsupervised rule).
+        By default inferred: supervised when the scores are defined at ``chosen_eps``.
+    n_tune : int, default=None
+        Number of tune samples, for the title.
+    unsupervised_rule : str, default="knee"
+        The rule used when eps was not chosen on tune samples, for the title.
 
     Returns
     -------
     matplotlib Axes
-        The scores axes (the counts axes is ``ax.right_ax``).
+        The scores panel; ``ax.count_axes`` holds the clusters and noise panels (and
+        ``ax.right_ax``, kept for old callers, is the clusters panel).
 
     """
-    ax = _axes(ax)
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullFormatter, NullLocator
+
+    top, mid, bot = S.stack_axes(ax, (2.2, 1.0, 1.0), figsize=(7.0, 5.6))
     eps = sweep_df["eps"].to_numpy(float)
     if log_eps is None:
         log_eps = bool(eps.size and eps.min() > 0 and eps.max() / eps.min() > 10)
-    styles = {"homogeneity": ":", "completeness": "--", "v_measure": "-"}
-    drew = False
-    for col, ls in styles.items():
-        if col in sweep_df and np.isfinite(sweep_df[col].to_numpy(float)).any():
-            ax.plot(eps, sweep_df[col], ls, lw=2 if col == "v_measure" else 1.2,
-                    label=col.replace("_", "-"))
-            drew = True
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_ylabel("score on tune samples" if drew else "score (no tune samples)")
-    ax.set_xlabel("eps")
-    right = ax.twinx()
-    right.plot(eps, sweep_df["n_clusters"], color="tab:purple", lw=1, label="clusters")
-    right.plot(eps, sweep_df["n_noise"], color="tab:grey", lw=1, label="noise samples")
-    right.set_ylabel("clusters / noise samples")
-    if log_eps:
-        from matplotlib.ticker import FuncFormatter, NullFormatter
+    scores = [c for c in ("homogeneity", "completeness", "v_measure") if c in sweep_df]
+    finite = np.zeros(eps.size, bool)
+    for c in scores:
+        finite |= np.isfinite(sweep_df[c].to_numpy(float))
+    defined = sweep_df["defined"].to_numpy(bool) if "defined" in sweep_df else finite
+    has_tune_info = {"n_clusters_tune", "n_noise_tune"} <= set(sweep_df.columns)
+    no_tune = n_tune == 0 or (n_tune is None and has_tune_info and not (
+        sweep_df["n_clusters_tune"].to_numpy() + sweep_df["n_noise_tune"].to_numpy()).any())
+    if supervised is None and chosen_eps is not None and eps.size:
+        supervised = bool(defined[int(np.argmin(np.abs(eps - chosen_eps)))])
 
-        ax.set_xscale("log")
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.xaxis.set_minor_formatter(NullFormatter())
+    # --- scores ----------------------------------------------------------------------------
+    styles = {"homogeneity": (":", 1.3, "tab:blue"), "completeness": ("--", 1.3, "tab:orange"),
+              "v_measure": ("-", 2.2, "tab:green")}
+    for c in scores:
+        ls, lw, colour = styles[c]
+        if np.isfinite(sweep_df[c].to_numpy(float)).any():
+            top.plot(eps, sweep_df[c], ls=ls, lw=lw, color=colour, label=c.replace("_", "-"))
+    undefined = ~defined
+    edges = _edges(eps, bool(log_eps))
+    extra: list = []
+    if not no_tune and undefined.any():
+        reason = "score undefined: " + _undefined_reason(sweep_df, undefined)
+        for a in (top, mid, bot):
+            for i, j in _runs(undefined):
+                a.axvspan(edges[i], edges[j + 1], facecolor="none", edgecolor="#c8c8c8",
+                          hatch="///", lw=0, zorder=0)
+        extra.append(Patch(facecolor="none", edgecolor="#c8c8c8", hatch="///", label=reason))
+    top.set_ylim(-0.03, 1.05)
+    top.set_ylabel("score on\ntune samples")
+    if no_tune:
+        top.text(0.5, 0.5, "no tune samples: no scores", transform=top.transAxes, ha="center",
+                 va="center", fontsize=10, color="0.3")
+    elif not defined.any():
+        why = _undefined_reason(sweep_df, undefined).replace("\n", " ")
+        top.text(0.5, 0.5, f"scores undefined at every eps:\n{why}", transform=top.transAxes,
+                 ha="center", va="center", fontsize=9.5, color="0.2",
+                 bbox=dict(facecolor="white", edgecolor="0.7", boxstyle="round,pad=0.4"))
+
+    # --- counts ----------------------------------------------------------------------------
+    mid.plot(eps, sweep_df["n_clusters"], color="tab:purple", lw=2.2, alpha=0.75,
+             drawstyle="steps-mid", label="all samples")
+    bot.plot(eps, sweep_df["n_noise"], color="tab:purple", lw=2.2, alpha=0.75,
+             drawstyle="steps-mid", label="all samples")
+    if has_tune_info and not no_tune:  # black dashes stay visible where the two coincide
+        mid.plot(eps, sweep_df["n_clusters_tune"], color="k", lw=1.0, ls=(0, (3, 2)),
+                 drawstyle="steps-mid", label="tune samples")
+        bot.plot(eps, sweep_df["n_noise_tune"], color="k", lw=1.0, ls=(0, (3, 2)),
+                 drawstyle="steps-mid", label="tune samples")
+    mid.set_ylabel("clusters")
+    bot.set_ylabel("noise\nsamples")
+    for a in (mid, bot):
+        a.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=True, min_n_ticks=2))
+        hi = max(1.0, float(np.nanmax([ln.get_ydata().max() for ln in a.get_lines()])))
+        a.set_ylim(-0.08 * hi, 1.15 * hi)
+    bot.set_xlabel("eps (DBSCAN radius in the latent)")
+
+    # --- eps axis and the choice --------------------------------------------------------------
+    if log_eps:
+        bot.set_xscale("log")
+        ticks = S.log_ticks(float(eps.min()), float(eps.max()))
+        if ticks:
+            bot.xaxis.set_major_locator(FixedLocator(ticks))
+        bot.xaxis.set_major_formatter(FuncFormatter(lambda v, _: S.tick_text(v)))
+        bot.xaxis.set_minor_formatter(NullFormatter())
+        if len(ticks) > 9:
+            bot.xaxis.set_minor_locator(NullLocator())
+    if eps.size:
+        bot.set_xlim(edges[0], edges[-1])
+    for a in (top, mid):
+        a.tick_params(labelbottom=False)
     if chosen_eps is not None:
-        ax.axvline(chosen_eps, color="k", lw=1)
-        ax.annotate(f"eps = {chosen_eps:.3g}", (chosen_eps, 1.0), xytext=(3, -12),
-                    textcoords="offset points", fontsize=8)
-    handles = ax.get_legend_handles_labels()
-    rh = right.get_legend_handles_labels()
-    ax.legend(handles[0] + rh[0], handles[1] + rh[1], fontsize=8, loc="center left")
-    if title:
-        ax.set_title(title)
-    ax.right_ax = right
-    return ax
+        for a in (top, mid, bot):
+            a.axvline(chosen_eps, color="k", lw=1.1, zorder=3,
+                      label=f"chosen eps = {chosen_eps:.3g}" if a is top else None)
+    for a in (top, mid, bot):
+        a.grid(alpha=0.25, lw=0.5)
+
+    # --- legends and title ----------------------------------------------------------------
+    h, lab = top.get_legend_handles_labels()
+    for p in extra:
+        h.append(p)
+        lab.append(p.get_label())
+    S.legend_outside(top, h, lab, title="on tune samples" if scores and not no_tune else None)
+    h, lab = mid.get_legend_handles_labels()
+    S.legend_outside(mid, h, lab, title="counted among")
+    if title is None:
+        head = "DBSCAN eps sweep" + (f", min_samples = {min_samples}" if min_samples else "")
+        if chosen_eps is None:
+            title = head
+        else:
+            tune = f"{n_tune} tune samples" if n_tune else "the tune samples"
+            if supervised:
+                how = f"chosen eps = {chosen_eps:.3g}: maximum V-measure on {tune}"
+            elif no_tune:
+                how = (f"chosen eps = {chosen_eps:.3g} by the unsupervised {unsupervised_rule} "
+                       "rule (no tune samples)")
+            else:
+                how = (f"chosen eps = {chosen_eps:.3g} by the unsupervised {unsupervised_rule} "
+                       f"rule\n(fallback: scores undefined at every eps on {tune})")
+            title = f"{head}\n{how}"
+    top.set_title(title, fontsize=10)
+    top.count_axes = (mid, bot)
+    top.right_ax = mid
+    return top
 
 
 def _scatter_labels(ax: Axes, X: np.ndarray, labels: Any, title: str, s: float) -> None:
