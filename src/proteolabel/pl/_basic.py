@@ -168,25 +168,65 @@ def latent(
 
 
 def training_loss(adata: ad.AnnData, *, ax: Axes | None = None, log: bool = False) -> Axes:
-    """Plot the VAE loss terms per epoch from ``uns["vae"]["history"]``."""
-    ax = _axes(ax)
-    hist = pd.DataFrame({k: np.asarray(v) for k, v in adata.uns[K.UNS_VAE]["history"].items()})
-    ax.plot(hist["epoch"], hist["loss"], label="loss (train)")
-    ax.plot(hist["epoch"], hist["reconstruction"], label="reconstruction (BCE)", alpha=0.8)
-    ax2 = ax.twinx()
-    ax2.plot(hist["epoch"], hist["kl"], color="tab:red", label="KL (right axis)", alpha=0.8)
-    ax2.set_ylabel("KL divergence")
-    if "val_loss" in hist and np.isfinite(hist["val_loss"]).any():
-        ax.plot(hist["epoch"], hist["val_loss"], label="loss (validation)")
+    """Plot the VAE loss terms per epoch from ``uns["vae"]["history"]``.
+
+    Two panels sharing the epoch axis: the loss (train, and validation when held out) with its
+    reconstruction term above, the KL term below (its own scale; the loss is reconstruction
+    plus beta times KL, so the gap between the two upper curves is the lower curve times beta).
+
+    Parameters
+    ----------
+    adata : AnnData
+        With ``uns["vae"]["history"]`` (columns ``epoch``, ``loss``, ``reconstruction``, ``kl``
+        and optionally ``val_loss`` and ``beta``).
+    ax : matplotlib Axes, default=None
+        Where to draw; it is split into the two panels (a new figure when None).
+    log : bool, default=False
+        Log-scaled loss axis.
+
+    Returns
+    -------
+    matplotlib Axes
+        The loss panel (the KL panel is ``ax.kl_ax``).
+
+    """
+    info = adata.uns[K.UNS_VAE]
+    hist = pd.DataFrame({k: np.asarray(v) for k, v in info["history"].items()})
+    top, bottom = S.stack_axes(ax, (2.0, 1.0), figsize=(7.0, 4.8))
+    epoch = hist["epoch"].to_numpy()
+    top.plot(epoch, hist["loss"], color="tab:blue", lw=2.2, label="loss (train)")
+    top.plot(epoch, hist["reconstruction"], color="tab:orange", lw=1.2, ls=(0, (4, 2)),
+             label="reconstruction term (BCE, train)")
+    if "val_loss" in hist and np.isfinite(hist["val_loss"].to_numpy(float)).any():
+        top.plot(epoch, hist["val_loss"], color="tab:green", lw=1.4, label="loss (validation)")
     if log:
-        ax.set_yscale("log")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("loss per sample")
-    ax.set_title("VAE training")
-    h1, l1 = ax.get_legend_handles_labels()
-    h2, l2 = ax2.get_legend_handles_labels()
-    ax.legend(h1 + h2, l1 + l2, fontsize="small", frameon=False)
-    return ax
+        top.set_yscale("log")
+    top.set_ylabel("loss per sample")
+    beta = hist["beta"].to_numpy(float) if "beta" in hist else np.ones(len(hist))
+    bottom.plot(epoch, hist["kl"], color="tab:red", lw=1.4, label="KL term")
+    if not np.allclose(beta, 1.0):
+        bottom.plot(epoch, beta * hist["kl"].to_numpy(float), color="tab:purple", lw=1.2,
+                    ls="--", label="β · KL (the part in the loss)")
+    bottom.set_ylabel("KL per sample")
+    bottom.set_xlabel("epoch")
+    bottom.set_ylim(bottom=min(0.0, float(np.nanmin(hist["kl"]))))
+    top.tick_params(labelbottom=False)
+    b = info.get("params", {}).get("beta", None)
+    b_text = f"β = {float(b):g}" if b is not None and np.isfinite(float(b)) else "β"
+    if not np.allclose(beta, beta[0] if beta.size else 1.0):
+        b_text += " after warm-up"
+    top.set_title(f"VAE training, {len(hist)} epochs: loss = reconstruction + β · KL ({b_text})",
+                  fontsize=10)
+    if bool(info.get("collapsed", False)):
+        bottom.text(0.5, 0.9, "KL near 0: posterior collapse, the latent carries little "
+                    "information", transform=bottom.transAxes, ha="center", va="top",
+                    fontsize=S.LEGEND_FONTSIZE, color="tab:red")
+    for a in (top, bottom):
+        h, lab = a.get_legend_handles_labels()
+        S.legend_outside(a, h, lab)
+        a.grid(alpha=0.25, lw=0.5)
+    top.kl_ax = bottom
+    return top
 
 
 def eps_search(adata: ad.AnnData, *, ax: Axes | None = None) -> Axes:
