@@ -41,10 +41,12 @@ def test_compare_panel_and_silhouette_curve(tmp_path):
     fig = compare_panel(X, res, y)
     titles = [a.get_title() for a in fig.axes if a.get_title()]
     assert titles[0] == "known labels" and titles[1].startswith("dbscan: ")
-    assert "clusters, V=" in titles[1]
+    assert "min_samples=10" in titles[1] and "\nV=" in titles[1]
     fig.savefig(tmp_path / "panel.png")
     fig2 = compare_panel(X, res.labels)  # a plain mapping works too
     assert len([a for a in fig2.axes if a.get_title()]) == 2
     ax = silhouette_curve(res.curves["kmeans"])
     assert ax.get_xlabel().startswith("k")
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend[0] == "silhouette (higher is better)" and legend[1].startswith("chosen k = ")
     ax.figure.savefig(tmp_path / "sil.png")
