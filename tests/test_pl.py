@@ -315,3 +315,14 @@ def test_compare_panel_titles_legend_and_colours():
     a.obsm[K.OBSM_LATENT] = Z
     a.obs[K.OBS_LABEL] = pd.Categorical(y)
     assert {c for c, _ in _point_colours(pl.latent(a, K.OBS_LABEL, mark=None))} == known
+
+
+def test_split_panels_keep_the_given_axes_even_when_placed_by_hand():
+    Z, y = _sweep_case()
+    s = EpsSearch(min_samples=5, n_eps=20).fit(Z, y)
+    fig = plt.figure()
+    given = fig.add_axes((0.1, 0.1, 0.6, 0.8))  # no subplot spec
+    ax = eps_sweep(s.sweep_, s.eps_, ax=given)
+    assert ax is given and len(fig.axes) == 3
+    top, bottom = ax.get_position(), ax.count_axes[1].get_position()
+    assert top.y0 > bottom.y1

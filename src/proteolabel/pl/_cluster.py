@@ -158,9 +158,9 @@ def eps_sweep(
         top.text(0.5, 0.5, "no tune samples: no scores", transform=top.transAxes, ha="center",
                  va="center", fontsize=10, color="0.3")
     elif not defined.any():
-        why = _undefined_reason(sweep_df, undefined).replace("\n", " ")
+        why = _undefined_reason(sweep_df, undefined)
         top.text(0.5, 0.5, f"scores undefined at every eps:\n{why}", transform=top.transAxes,
-                 ha="center", va="center", fontsize=9.5, color="0.2",
+                 ha="center", va="center", fontsize=9, color="0.2", zorder=4,
                  bbox=dict(facecolor="white", edgecolor="0.7", boxstyle="round,pad=0.4"))
 
     # --- counts ----------------------------------------------------------------------------
