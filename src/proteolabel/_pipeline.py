@@ -519,8 +519,9 @@ def write_figures(adata: ad.AnnData, out: Path) -> list[Path]:
     paths.append(out / "latent.png")
     fig.savefig(paths[-1], dpi=130)
     plt.close(fig)
-    for name, fn in (("eps_sweep.png", pl.eps_search), ("training_loss.png", pl.training_loss)):
-        fig, ax = plt.subplots(figsize=(7, 4.6), layout="constrained")
+    for name, fn, size in (("eps_sweep.png", pl.eps_search, (7.5, 5.8)),
+                           ("training_loss.png", pl.training_loss, (7, 4.6))):
+        fig, ax = plt.subplots(figsize=size, layout="constrained")
         fn(adata, ax=ax)
         paths.append(out / name)
         fig.savefig(paths[-1], dpi=130)

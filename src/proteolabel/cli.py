@@ -317,7 +317,8 @@ def compare_cmd(ctx, source, labels, label_column, sample_column, fmt, quantity,
     keep = ~adata.obs["excluded"].to_numpy(bool) if "excluded" in adata.obs else slice(None)
     Z = adata.obsm["X_vae"][keep]
     y = adata.obs["label"].astype(object).to_numpy()[keep] if "label" in adata.obs else None
-    fig = compare_panel(Z, comp, y)
+    tune = adata.obs["is_tune"].to_numpy(bool)[keep] if "is_tune" in adata.obs else None
+    fig = compare_panel(Z, comp, y, tune=tune)
     fig.savefig(outp / "compare.png", dpi=120)
     plt.close(fig)
     if "kmeans" in comp.curves:

@@ -164,8 +164,10 @@ def tune_eps(
     Returns
     -------
     The fitted :class:`proteolabel.cluster.EpsSearch`. Writes ``obs[key_added]`` (int, -1 =
-    noise or excluded), ``obs["is_noise"]`` and ``uns["eps_search"]`` (chosen eps, min_samples,
-    the sweep table as columns, and the scores at the chosen eps).
+    noise or excluded), ``obs["is_noise"]`` and ``uns["eps_search"]`` (chosen ``eps``,
+    ``min_samples``, ``n_eps``, ``supervised``: whether eps was chosen by V-measure on tune
+    samples, ``had_tune_samples``, ``unsupervised_rule``, the ``sweep`` table as columns, and
+    the ``scores`` at the chosen eps).
 
     """
     from proteolabel.cluster import EpsSearch
@@ -190,7 +192,9 @@ def tune_eps(
         "eps": float(search.eps_),
         "min_samples": int(min_samples),
         "n_eps": int(n_eps),
-        "supervised": y is not None,
+        "supervised": bool(search.supervised_),
+        "had_tune_samples": y is not None,
+        "unsupervised_rule": search.unsupervised_rule,
         "sweep": {c: sweep[c].to_numpy() for c in sweep.columns},
         "scores": {k: _plain(v) for k, v in getattr(search, "scores_", {}).items()},
     }

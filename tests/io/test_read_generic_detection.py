@@ -156,11 +156,17 @@ def test_annotation_name_with_intensity_values_stays_a_sample(tmp_path):
 
 def test_count_like_sample_column_is_read_with_a_warning(tmp_path):
     path = tmp_path / "count.csv"
-    path.write_text("Protein,nPep,S1,S2,S3\nP12345,3,1e6,,3e6\nQ99999,5,2e6,2.5e6,1e6\n"
-                    "O00001,9,4e6,5e6,6e6\n")
+    rows = "".join(f"P{i:05d},{3 + i},{1e6 * (i + 1):g},{'' if i % 4 else 2.5e6},{3e6 + i:g}\n"
+                   for i in range(12))  # 12 proteins: enough whole numbers to judge
+    path.write_text("Protein,nPep,S1,S2,S3\n" + rows)
     with pytest.warns(UserWarning, match=r"\['nPep'\] hold only whole numbers"):
         adata = read(path)
     assert list(adata.obs_names) == ["nPep", "S1", "S2", "S3"]
+    assert adata.n_vars == 12
+    short = tmp_path / "short.csv"  # three values are too few to call a column count-like
+    short.write_text("Protein,nPep,S1,S2,S3\nP12345,3,1e6,,3e6\nQ99999,5,2e6,2.5e6,1e6\n"
+                     "O00001,9,4e6,5e6,6e6\n")
+    assert list(read(short).obs_names) == ["nPep", "S1", "S2", "S3"]
     adata = read(path, sample_columns=["S1", "S2", "S3"])
     assert list(adata.obs_names) == ["S1", "S2", "S3"]
 

@@ -565,18 +565,23 @@ def _ids_hint(numeric_ids: set[str], option: str) -> str:
             f"they are not read as values; pass {option}=[...] to read them as values")
 
 
+#: Values a column needs before its whole numbers mark it as count-like.
+_COUNT_EVIDENCE = 10
+
+
 def _warn_count_like(peeked, columns, reference, ctx) -> None:
     """Warn about sample columns that look like a protein annotation by their values alone.
 
     Such a column holds whole numbers only, misses nothing and lies a hundred times below
-    the other columns.
+    the other columns; at least :data:`_COUNT_EVIDENCE` values are needed to judge (on a few
+    values whole numbers are chance).
     """
     if len(columns) < 3 or not np.isfinite(reference):
         return
     odd = []
     for col in columns:
         values = peeked[col]
-        if (np.isfinite(values).all() and (values > 0).all()
+        if (values.size >= _COUNT_EVIDENCE and np.isfinite(values).all() and (values > 0).all()
                 and np.array_equal(values, np.round(values))
                 and _typical(values) * 100 <= reference):
             odd.append(col)

@@ -240,8 +240,9 @@ def eps_search(adata: ad.AnnData, *, ax: Axes | None = None) -> Axes:
     info = adata.uns[K.UNS_EPS_SEARCH]
     sweep = pd.DataFrame({k: np.asarray(v) for k, v in info["sweep"].items()})
     scores = info.get("scores", {}) or {}
-    # scores["supervised"] is how eps was chosen; info["supervised"] only says tune samples existed
-    supervised = scores.get("supervised", info.get("supervised"))
+    # how eps was chosen: uns["supervised"] (results before "had_tune_samples" existed stored
+    # there only whether tune samples existed; their scores["supervised"] holds the choice)
+    supervised = info["supervised"] if "had_tune_samples" in info else scores.get("supervised")
     n_tune = scores.get("n_tune")
     return eps_sweep(
         sweep, float(info["eps"]), ax=ax,
