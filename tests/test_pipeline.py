@@ -252,3 +252,13 @@ def test_groups_smaller_than_min_samples_are_warned_about():
         warnings.simplefilter("always")
         run(RunConfig(**cfg, min_samples=4))
     assert not [w for w in caught if "is more than the labelled samples" in str(w.message)]
+
+
+def test_latent_axis_share_tells_a_line_from_a_plane():
+    rng = np.random.default_rng(0)
+    t = rng.normal(size=200)
+    line = np.c_[t, 2 * t + 1e-4 * rng.normal(size=200)]
+    plane = rng.normal(size=(200, 2))
+    s_line, s_plane = tl.latent_axis_share(line), tl.latent_axis_share(plane)
+    assert s_line[0] > 0.999 and s_line[1] < 1e-6 and abs(sum(s_line) - 1) < 1e-12
+    assert min(s_plane) > 0.4

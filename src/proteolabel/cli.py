@@ -168,6 +168,10 @@ def _report(result, out: Path) -> None:
         f"eps={info['eps']:.4g} (min_samples={info['min_samples']}): {c['clusters']} clusters, "
         f"{c['noise_samples']} noise samples."
     )
+    share = (info.get("vae") or {}).get("latent_axis_share") or []
+    if len(share) >= 2 and share[-1] == share[-1] and share[-1] < 0.01:
+        click.echo(f"  latent: effectively {sum(v >= 0.01 for v in share)}-D (its last axis "
+                   f"holds {share[-1]:.2%} of the spread; see latent.png)")
     for name in ("tune", "heldout"):
         m = (info["metrics"] or {}).get(name)
         if m and m.get("defined", True) and m.get("n_samples"):

@@ -25,6 +25,21 @@ def _included(adata: ad.AnnData) -> np.ndarray:
     return np.ones(adata.n_obs, dtype=bool)
 
 
+def latent_axis_share(Z: np.ndarray) -> list[float]:
+    """Share of the latent's spread along each principal axis, largest first (sums to 1).
+
+    A last share near 0 means the points lie on a line (or plane): the latent is effectively of
+    lower dimension than ``n_latent``, common with the method's VAE when one difference between
+    the samples dominates.
+    """
+    Z = np.asarray(Z, dtype=np.float64)
+    if Z.shape[0] < 2:
+        return [float("nan")] * Z.shape[1]
+    s = np.linalg.svd(Z - Z.mean(axis=0), compute_uv=False) ** 2
+    total = s.sum()
+    return [float(v / total) if total > 0 else float("nan") for v in s]
+
+
 def embed(
     adata: ad.AnnData,
     *,
@@ -54,9 +69,10 @@ def embed(
     Returns
     -------
     The fitted :class:`~proteolabel.models.VAEEmbedder`. Writes ``obsm[key_added]`` (n_obs x
-    n_latent) and ``uns["vae"]`` (parameters, device, epochs run, final losses, ``collapsed``,
-    per-epoch history). Warns when the final KL term is under ``COLLAPSE_KL`` (0.05 nats per
-    sample): the latent then carries almost no information about the samples.
+    n_latent) and ``uns["vae"]`` (parameters, device, engine, epochs run, final losses,
+    ``collapsed``, ``latent_axis_share`` (see :func:`latent_axis_share`), per-epoch history).
+    Warns when the final KL term is under ``COLLAPSE_KL`` (0.05 nats per sample): the latent
+    then carries almost no information about the samples.
 
     """
     from proteolabel.models import VAEEmbedder
@@ -93,6 +109,7 @@ def embed(
         "final_reconstruction": float(hist["reconstruction"].iloc[-1]),
         "final_kl": final_kl,
         "collapsed": collapsed,
+        "latent_axis_share": latent_axis_share(Z[keep]),
         "history": {c: hist[c].to_numpy() for c in hist.columns},
     }
     return est
