@@ -160,29 +160,52 @@ def _run_options(fn):
 
 
 def _report(result, out: Path) -> None:
+    """Print a run's summary: what was used, what was found, how well it matches known labels."""
     info = result.info
     c = info["counts"]
+    plural = "" if c["clusters"] == 1 else "s"
     click.echo(
         f"{c['samples_in_input']} samples ({c['samples_excluded']} excluded), "
         f"{c['proteins_used']} of {c['proteins_in_input']} proteins used; "
-        f"eps={info['eps']:.4g} (min_samples={info['min_samples']}): {c['clusters']} clusters, "
-        f"{c['noise_samples']} noise samples."
+        f"eps={info['eps']:.4g} (min_samples={info['min_samples']}, "
+        f"{'chosen on tune samples' if info.get('eps_supervised') else 'unsupervised rule'}): "
+        f"{c['clusters']} cluster{plural}, {c['noise_samples']} noise samples."
     )
+    if c.get("labelled_samples"):
+        obs = result.adata.obs
+        groups = obs["label"].dropna().nunique() if "label" in obs else 0
+        unlabelled = c["samples_in_input"] - c["labelled_samples"]
+        click.echo(
+            f"  known labels: {c['labelled_samples']} samples in {groups} groups"
+            + (f" ({unlabelled} unlabelled)" if unlabelled else "")
+            + f"; {c['tune_samples']} tune eps, {c['heldout_samples']} held out to score it"
+        )
     share = (info.get("vae") or {}).get("latent_axis_share") or []
     if len(share) >= 2 and share[-1] == share[-1] and share[-1] < 0.01:
         click.echo(f"  latent: effectively {sum(v >= 0.01 for v in share)}-D (its last axis "
-                   f"holds {share[-1]:.2%} of the spread; see latent.png)")
+                   f"holds {share[-1] * 100:.2g}% of the spread; see latent.png)")
+    metrics = info["metrics"] or {}
     for name in ("tune", "heldout"):
-        m = (info["metrics"] or {}).get(name)
-        if m and m.get("defined", True) and m.get("n_samples"):
+        m = metrics.get(name)
+        if not m or not m.get("n_samples"):
+            continue
+        if m.get("defined", True):
             click.echo(
                 f"  {name:8s} ({m['n_samples']} samples): V-measure {m.get('v_measure', float('nan')):.3f}, "
                 f"homogeneity {m.get('homogeneity', float('nan')):.3f}, "
                 f"completeness {m.get('completeness', float('nan')):.3f}, "
                 f"ARI {m.get('ari', float('nan')):.3f}"
             )
-    if info["metrics"] and info["metrics"].get("heldout_note"):
-        click.echo("  note: " + info["metrics"]["heldout_note"])
+        else:
+            why = (f"{m.get('n_classes', '?')} known groups and {m.get('n_clusters', '?')} clusters "
+                   "among them; scores need at least two of each")
+            click.echo(f"  {name:8s} ({m['n_samples']} samples): scores undefined ({why})")
+    if any((metrics.get(n) or {}).get("defined") for n in ("tune", "heldout")):
+        click.echo("  (V-measure: harmonic mean of homogeneity (each cluster holds one label) and "
+                   "completeness (each label in one cluster), 1 = perfect; ARI: 0 = chance, "
+                   "1 = perfect)")
+    if metrics.get("heldout_note"):
+        click.echo("  note: " + metrics["heldout_note"])
     clf = info.get("classifier")
     if clf and clf.get("trained") and clf["cv"].get("defined"):
         click.echo(
@@ -191,8 +214,9 @@ def _report(result, out: Path) -> None:
         )
     elif clf and not clf.get("trained"):
         click.echo("  note: " + clf["reason"])
+    model = "model/" if clf and clf.get("trained") else "model/ (no classifier: no `predict`)"
     click.echo(f"Wrote {out} (labels.csv, latent.csv, eps_sweep.csv, result.h5ad, run.json, "
-               "latent.png, eps_sweep.png, training_loss.png, model/)")
+               f"latent.png, eps_sweep.png, training_loss.png, {model})")
 
 
 def _config(input, labels, out, opts, progress, **extra):
