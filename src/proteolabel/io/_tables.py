@@ -77,13 +77,23 @@ class Table:
         self.path = str(path)
         self.columns = [str(c) for c in columns]
         self.notes: list[str] = []
+        # positions by name, built once: wide tables have tens of thousands of columns
+        self._positions: dict[str, int] = {}
+        self._repeated: dict[str, list[int]] = {}
+        for i, c in enumerate(self.columns):
+            if c in self._positions:
+                self._repeated.setdefault(c, [self._positions[c] + 1]).append(i + 1)
+            else:
+                self._positions[c] = i
 
     # -- header checks -------------------------------------------------------------------
     def require_unique(self, names: Sequence[str]) -> None:
         """Raise if one of ``names`` appears more than once in the header."""
+        if not self._repeated:
+            return
         for name in dict.fromkeys(names):
-            where = [i + 1 for i, c in enumerate(self.columns) if c == name]
-            if len(where) > 1:
+            where = self._repeated.get(name)
+            if where:
                 pos = ", ".join(str(w) for w in where)
                 raise ValueError(
                     f"{self.path}: the header {name!r} appears {len(where)} times (columns "
@@ -94,7 +104,10 @@ class Table:
 
     def position(self, name: str) -> int:
         """Return the position of a (unique) column."""
-        return self.columns.index(name)
+        try:
+            return self._positions[name]
+        except KeyError:
+            raise ValueError(f"{self.path}: no column {name!r}.") from None
 
     # -- reading ---------------------------------------------------------------------------
     def read(self, columns: Sequence[str], ctx: ReadContext | None = None, *,
