@@ -234,6 +234,75 @@ def test_explicit_encoding_that_does_not_fit_is_an_error(tmp_path):
         read(path, encoding="utf-8")
 
 
+# -- decimal commas and thousands separators ------------------------------------------------
+THOUSANDS = 'Protein,S1.raw,S2.raw\nP12345,"1,234","12,345"\nQ99999,"123,456","5,120"\n' \
+            'O00001,"2,048",999\n'
+
+
+def test_ambiguous_commas_are_an_error_naming_the_column_and_the_option(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text(THOUSANDS)
+    with pytest.raises(ValueError, match=r"t.csv: column 'S1.raw' holds '1,234' \(row 1\).*"
+                                         r"decimal=','.*decimal='.'"):
+        read(path)
+
+
+@pytest.mark.parametrize(("decimal", "expected"), [
+    (".", [[1234, 123456, 2048], [12345, 5120, 999]]),
+    (",", [[1.234, 123.456, 2.048], [12.345, 5.12, 999]]),
+])
+def test_decimal_option_settles_ambiguous_commas(tmp_path, decimal, expected):
+    path = tmp_path / "t.csv"
+    path.write_text(THOUSANDS)
+    adata = read(path, decimal=decimal)
+    assert list(adata.obs_names) == ["S1", "S2"]
+    assert list(adata.var_names) == ["P12345", "Q99999", "O00001"]
+    np.testing.assert_array_equal(adata.X, expected)
+    key = "thousands_separator_columns" if decimal == "." else "decimal_comma_columns"
+    assert adata.uns[UNS_READ][key] == ["S1.raw", "S2.raw"]
+
+
+def test_decimal_option_reads_grouped_numbers(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text('Protein,S1.raw\nP12345,"1,234,567.5"\nQ99999,"12,345"\n')
+    adata = read(path, decimal=".")
+    np.testing.assert_array_equal(adata.X, [[1234567.5, 12345]])
+    eu = tmp_path / "eu.csv"
+    eu.write_text("Protein;S1.raw\nP12345;1.234.567,5\nQ99999;12,25\n")
+    np.testing.assert_array_equal(read(eu, decimal=",").X, [[1234567.5, 12.25]])
+    with pytest.raises(ValueError, match=r"column 'S1.raw' holds '1.234.567,5' \(row 1\), which "
+                                         r"is not a number with '.' as the decimal mark"):
+        read(eu, decimal=".")
+
+
+def test_one_unambiguous_decimal_comma_settles_the_column(tmp_path):
+    path = tmp_path / "eu.csv"
+    path.write_text("sample;P12345;P67890\ns1;1,234;2,048\ns2;123,4;5,120\n")
+    with pytest.raises(ValueError, match="column 'P67890' holds '2,048'"):  # still ambiguous
+        read(path)
+    path.write_text("sample;P12345;P67890\ns1;1,234;2,048\ns2;123,4;5,12\n")
+    adata = read(path)
+    assert list(adata.obs_names) == ["s1", "s2"]
+    assert list(adata.var_names) == ["P12345", "P67890"]
+    np.testing.assert_array_equal(adata.X, [[1.234, 2.048], [123.4, 5.12]])
+
+
+def test_ambiguous_commas_in_maxquant_file(tmp_path):
+    path = tmp_path / "proteinGroups.txt"
+    path.write_text(_mq(["P1\tA\t1,500\t2,250\t\t", "P2\tB\t3,125\t4,000\t\t"]))
+    with pytest.raises(ValueError, match=r"column 'LFQ intensity S1' holds '1,500'"):
+        read(path)
+    adata = read(path, decimal=",")
+    np.testing.assert_array_equal(adata.X, [[1.5, 3.125], [2.25, 4.0]])
+
+
+def test_unknown_decimal_mark_is_an_error(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text(THOUSANDS)
+    with pytest.raises(ValueError, match="decimal must be"):
+        read(path, decimal=";")
+
+
 # -- no data rows ---------------------------------------------------------------------------
 @pytest.mark.parametrize("rows", ["", "\n\n", "  \n\t\t\t\t\t\n"])
 def test_maxquant_header_without_rows_is_an_error(tmp_path, rows):
