@@ -333,3 +333,20 @@ def test_excel_sheet_without_rows_is_an_error(tmp_path):
     pd.DataFrame({"Protein": pd.Series([], dtype=str)}).to_excel(path, index=False)
     with pytest.raises(ValueError, match=r"t.xlsx: sheet 'Sheet1' has a header .* no data rows"):
         read(path)
+
+
+def test_excel_notes_sheet_without_rows_is_passed_over(tmp_path):
+    pytest.importorskip("openpyxl")
+    path = tmp_path / "book.xlsx"
+    with pd.ExcelWriter(path) as writer:
+        pd.DataFrame({"Title only": []}).to_excel(writer, sheet_name="Info", index=False)
+        pd.DataFrame({"Protein": ["P12345", "Q99999"], "S1.raw": [1.0, 2.0],
+                      "S2.raw": [3.0, 4.0]}).to_excel(writer, sheet_name="Data", index=False)
+    adata = read(path)
+    assert list(adata.obs_names) == ["S1", "S2"]
+    assert list(adata.var_names) == ["P12345", "Q99999"]
+    np.testing.assert_array_equal(adata.X, [[1, 2], [3, 4]])
+    with pytest.raises(ValueError, match=r"sheet 'Info' has a header \(1 column: 'Title only'\) "
+                                         r"but no data rows") as info:
+        read(path, sheet="Info")
+    assert str(info.value).count("read sheet 'Info'") == 1

@@ -273,8 +273,8 @@ class ExcelTable(Table):
     def read(self, columns, ctx=None, *, value_columns=()):
         if self._body.shape[0] == 0:
             # raised here, not on opening, so that a first sheet of notes can be passed over
-            error = _no_rows(self.path, f"sheet {self.sheet!r}", self.columns)
-            raise ValueError(f"{error}{self.sheet_hint()}")
+            # (read() adds the sheet hint to errors raised while loading)
+            raise _no_rows(self.path, f"sheet {self.sheet!r}", self.columns)
         self.require_unique(columns)
         out = self._body.iloc[:, [self.position(c) for c in columns]].copy()
         out.columns = list(columns)
@@ -745,7 +745,8 @@ class _Scan:
 def _no_rows(path: str, what: str, columns: Sequence[str]) -> ValueError:
     shown = ", ".join(repr(c) for c in list(columns)[:5]) + (", ..." if len(columns) > 5 else "")
     return ValueError(
-        f"{path}: {what} has a header ({len(columns)} columns: {shown}) but no data rows. Check "
+        f"{path}: {what} has a header ({len(columns)} column{'s' if len(columns) != 1 else ''}: "
+        f"{shown}) but no data rows. Check "
         "that the export finished and that this is the file you meant."
     )
 
