@@ -152,6 +152,8 @@ def infer_format(path: str, table: Table | None) -> tuple[str, float]:
 
 
 _TABLE_OPTIONS = ("sheet", "delimiter", "encoding", "r_object")
+#: Options that apply to every format, table or not.
+_VALUE_OPTIONS = ("decimal",)
 
 
 def read(
@@ -188,7 +190,10 @@ def read(
         ``id_column="Gene"``, ``sheet="data"``, ``q_value=0.05``). Unknown options are an
         error listing the accepted ones. Without ``sheet``, a workbook is read from its first
         sheet, or from its only sheet that looks like a data table when the first does not
-        (a message says so).
+        (a message says so). Any format also takes ``decimal=","`` or ``decimal="."``: the
+        decimal mark of its numbers, the other mark then separating thousands. By default
+        it is inferred per column, and a column whose every comma value looks like
+        ``"1,234"`` (decimal comma or thousands separator) is an error asking for it.
 
     Returns
     -------
@@ -208,6 +213,7 @@ def read(
     """
     tokens = tuple(MISSING_TOKENS if missing_tokens is None else missing_tokens)
     table_opts = {k: reader_options.pop(k) for k in _TABLE_OPTIONS if k in reader_options}
+    decimal = reader_options.pop("decimal", None)
     display = "<DataFrame>" if isinstance(path, pd.DataFrame) else str(path)
     if format != "infer" and format not in READERS:
         spelled = {n.lower().replace("-", "_"): n for n in READERS}
@@ -228,7 +234,7 @@ def read(
     elif spec.tabular:
         table = _open(path, table_opts)
 
-    ctx = ReadContext(path=display, format=spec.name, missing_tokens=tokens)
+    ctx = ReadContext(path=display, format=spec.name, missing_tokens=tokens, decimal=decimal)
     if table is not None:
         ctx.messages.extend(table.notes)
     options = dict(reader_options)
@@ -243,7 +249,7 @@ def read(
     if unknown:
         raise ValueError(
             f"format {spec.name!r} does not take option(s) {sorted(unknown)}; it accepts "
-            f"{sorted(accepted)} (and, for any table: {list(_TABLE_OPTIONS)})."
+            f"{sorted(accepted)} (and, for any table: {list(_TABLE_OPTIONS + _VALUE_OPTIONS)})."
         )
     source = table if spec.tabular else display
     try:

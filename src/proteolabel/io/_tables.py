@@ -3,7 +3,8 @@
 Every reader works on a :class:`Table`, whatever the container: delimited text (CSV, TSV,
 ``.txt``; optionally gzip-compressed), Excel, parquet, an R data file or an in-memory frame.
 Text tables are checked before they are read: encoding (UTF-8 with or without BOM, UTF-16,
-Latin-1 fallback), delimiter, duplicate headers and ragged rows.
+cp1252/Latin-1 fallback), delimiter, quoting, blank lines, duplicate headers and ragged rows.
+A table with a header but no data rows is an error.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import sys
 import warnings
 from array import array
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +37,23 @@ DEFAULT_BATCH_ROWS = 1_000_000
 
 _SNIFF_BYTES = 1 << 16
 _SNIFF_LINES = 50
+_MAX_FIELD = min(sys.maxsize, 2**31 - 1)
+#: Irregular records compared between quoted and unquoted reading (see ``TextTable._scan``).
+_MAX_WATCHED = 10_000
+
+#: Codec error handler (for ``errors=``) that reads each byte of an invalid UTF-8 sequence
+#: as cp1252 (Latin-1 for the five bytes cp1252 leaves undefined).
+CP1252_FALLBACK = "proteolabel.cp1252_fallback"
+_CP1252 = tuple(bytes([b]).decode("cp1252", errors="ignore") or chr(b) for b in range(256))
+
+
+def _cp1252_fallback(exc: UnicodeError) -> tuple[str, int]:
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    return "".join(_CP1252[b] for b in exc.object[exc.start:exc.end]), exc.end
+
+
+codecs.register_error(CP1252_FALLBACK, _cp1252_fallback)
 
 
 def _suffix(path: str) -> str:
@@ -57,13 +77,23 @@ class Table:
         self.path = str(path)
         self.columns = [str(c) for c in columns]
         self.notes: list[str] = []
+        # positions by name, built once: wide tables have tens of thousands of columns
+        self._positions: dict[str, int] = {}
+        self._repeated: dict[str, list[int]] = {}
+        for i, c in enumerate(self.columns):
+            if c in self._positions:
+                self._repeated.setdefault(c, [self._positions[c] + 1]).append(i + 1)
+            else:
+                self._positions[c] = i
 
     # -- header checks -------------------------------------------------------------------
     def require_unique(self, names: Sequence[str]) -> None:
         """Raise if one of ``names`` appears more than once in the header."""
+        if not self._repeated:
+            return
         for name in dict.fromkeys(names):
-            where = [i + 1 for i, c in enumerate(self.columns) if c == name]
-            if len(where) > 1:
+            where = self._repeated.get(name)
+            if where:
                 pos = ", ".join(str(w) for w in where)
                 raise ValueError(
                     f"{self.path}: the header {name!r} appears {len(where)} times (columns "
@@ -74,7 +104,10 @@ class Table:
 
     def position(self, name: str) -> int:
         """Return the position of a (unique) column."""
-        return self.columns.index(name)
+        try:
+            return self._positions[name]
+        except KeyError:
+            raise ValueError(f"{self.path}: no column {name!r}.") from None
 
     # -- reading ---------------------------------------------------------------------------
     def read(self, columns: Sequence[str], ctx: ReadContext | None = None, *,
@@ -97,6 +130,8 @@ class FrameTable(Table):
 
     def __init__(self, path: str, frame: pd.DataFrame) -> None:
         super().__init__(path, frame.columns)
+        if len(frame) == 0:
+            raise _no_rows(self.path, "the table", self.columns)
         self.frame = frame
 
     def read(self, columns, ctx=None, *, value_columns=()):
@@ -115,6 +150,8 @@ class ParquetTable(Table):
         pq = optional_import("pyarrow.parquet", "parquet")
         self._file = pq.ParquetFile(path)
         super().__init__(path, self._file.schema_arrow.names)
+        if self._file.metadata.num_rows == 0:
+            raise _no_rows(self.path, "the file", self.columns)
 
     def read(self, columns, ctx=None, *, value_columns=()):
         self.require_unique(columns)
@@ -234,6 +271,10 @@ class ExcelTable(Table):
         return table
 
     def read(self, columns, ctx=None, *, value_columns=()):
+        if self._body.shape[0] == 0:
+            # raised here, not on opening, so that a first sheet of notes can be passed over
+            # (read() adds the sheet hint to errors raised while loading)
+            raise _no_rows(self.path, f"sheet {self.sheet!r}", self.columns)
         self.require_unique(columns)
         out = self._body.iloc[:, [self.position(c) for c in columns]].copy()
         out.columns = list(columns)
@@ -300,144 +341,307 @@ def _excel_engine(path: str) -> str | None:
 
 
 class TextTable(Table):
-    """A delimited text file: CSV, TSV or MaxQuant-style ``.txt``."""
+    """A delimited text file: CSV, TSV or MaxQuant-style ``.txt``.
+
+    The file is scanned once with :mod:`csv` before any column is read: the scan decides the
+    encoding, whether quote characters quote fields, and which physical records are the
+    header, blank lines, short rows and data rows. pandas then reads the columns with the same
+    settings (``skip_blank_lines=False``), so that a row position means the same record in
+    both; a count mismatch between the two is an error, never a silent shift.
+    """
 
     typed = False
 
     def __init__(self, path: str, *, delimiter: str | None = None, encoding: str | None = None):
         self.encoding = encoding or detect_encoding(path)
+        #: Codec error handler: ``"strict"``, or :data:`CP1252_FALLBACK` for a UTF-8 file with
+        #: a few bytes in a Windows code page.
+        self.errors = "strict"
+        #: Whether ``"`` quotes fields (decided by the scan, see :meth:`_scan`).
+        self.quoting = True
+        self._bad_lines: tuple[int, list[int], str] | None = None
+        self._announced = False
         self.delimiter = delimiter or detect_delimiter(path, self.encoding)
-        header, self._width, self._short, self._long_empty = self._scan(path)
-        super().__init__(path, header)
+        self.path = str(path)
+        try:
+            scan = self._scan(path)
+        except UnicodeDecodeError as exc:
+            if encoding is not None or self.encoding not in ("utf-8", "utf-8-sig"):
+                raise self._decode_error(exc) from None
+            self._fall_back(path)
+            scan = self._scan(path)
+        super().__init__(path, scan.header)
+        self._lead, self._width, self._short = scan.lead, scan.width, scan.short
+        self._long_empty, self._blank, self._n_records = scan.long_empty, scan.blank, scan.records
+        self._first_span = scan.first_span
+        if scan.long_line is not None:
+            line, k = scan.long_line
+            raise ValueError(
+                f"{path}: line {line} has {k} fields but the header has {len(scan.header)}; the "
+                "extra values cannot be matched to columns. Fix that row (a stray delimiter or "
+                f"an unquoted value holding {self.delimiter!r}).{self._span_hint()}"
+            )
+        if scan.records == len(scan.blank):
+            raise _no_rows(self.path, "the file", self.columns)
         if self.encoding not in ("utf-8", "utf-8-sig"):
             self.notes.append(f"read as {self.encoding}")
+        if scan.lead > 1:
+            self.notes.append(f"the header is on line {scan.lead}; the blank lines before it "
+                              "were skipped")
+        if scan.blank:
+            n_blank = len(scan.blank)
+            self.notes.append("1 blank line among the rows was skipped" if n_blank == 1 else
+                              f"{n_blank} blank lines among the rows were skipped")
+        if not self.quoting:
+            self.notes.append(scan.quote_note)
+
+    # -- decoding ----------------------------------------------------------------------------
+    def _text_stream(self, path: str):
+        return io.TextIOWrapper(_open_bytes(path), encoding=self.encoding, errors=self.errors,
+                                newline="")
+
+    def _fall_back(self, path: str) -> None:
+        """Choose how to read a file that is not valid UTF-8.
+
+        A file in which no non-ASCII line is valid UTF-8 is in a single-byte code page: cp1252
+        (the Windows Western default; it is Latin-1 plus printable characters where Latin-1
+        has control codes), or Latin-1 when a byte is undefined in cp1252. A file that is
+        UTF-8 except on a few lines stays UTF-8 and only the undecodable bytes are read as
+        cp1252, with a warning naming those lines.
+        """
+        bad, n_bad, n_good, cp1252_ok = _utf8_damage(path, self.encoding)
+        if n_good:
+            self.errors = CP1252_FALLBACK
+            self._bad_lines = (n_bad, bad, _line_text(path, self.encoding, bad[0]))
+        else:
+            self.encoding = "cp1252" if cp1252_ok else "latin-1"
+
+    def _decode_error(self, exc: UnicodeDecodeError) -> ValueError:
+        where = ""
+        if self.encoding.replace("_", "-").lower() in ("utf-8", "utf8", "utf-8-sig"):
+            bad, _, _, _ = _utf8_damage(self.path, self.encoding)
+            where = f" on line {bad[0]}" if bad else ""
+        return ValueError(
+            f"{self.path}: cannot be decoded as {self.encoding}{where} ({exc.reason}). Pass "
+            "encoding=... with the file's encoding (for example 'cp1252', 'latin-1' or "
+            "'utf-16')."
+        )
 
     # -- scanning ----------------------------------------------------------------------------
-    def _text_stream(self, path: str):
-        return io.TextIOWrapper(_open_bytes(path), encoding=self.encoding, newline="")
+    def _scan(self, path: str) -> _Scan:
+        """Scan the file; read quote characters as text where they cannot be field quotes.
 
-    def _scan(self, path: str):
-        """Read every row once with :mod:`csv` to find its number of fields.
+        Tools such as MaxQuant, DIA-NN, Spectronaut and FragPipe never quote their fields, so
+        a ``"`` in a protein name is text; read as a CSV quote it would join the following
+        lines into one row, or merge fields of one line. So when reading quotes gives
+        irregular records (over several lines, too few or too many fields), the file is read
+        once more with quotes as text, and each irregular record's first line is compared:
 
-        Returns the header, the widest row, the short rows by length (data-row indices, first
-        line number) and the rows with one or more empty extra fields.
+        - read as text, that line is a complete row (the header's number of fields): the
+          quote cannot open a real quoted value there, which is evidence for text;
+        - read as text, the line is short too, with the same number of fields: neutral (a
+          row with trailing fields left out);
+        - anything else (a CSV cell holding a line break or a delimiter, as CSV writers
+          produce): evidence for quotes.
+
+        Quotes are text when there is evidence for text and none for quotes, the header has
+        no quote characters and no row gets extra values.
         """
-        csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-        short: dict[int, tuple[array, int]] = {}
-        long_empty = 0
-        try:
-            with self._text_stream(path) as handle:
-                reader = csv.reader(handle, delimiter=self.delimiter)
-                header = None
-                for row in reader:
-                    if row:
-                        header = row
-                        break
-                if header is None:
-                    raise ValueError(f"{path}: the file is empty.")
-                n = len(header)
-                width = n
-                index = 0
-                for row in reader:
-                    k = len(row)
-                    if k == 0:
+        scan = self._scan_once(path, quoted=True)
+        if not scan.irregular or not _holds_quote(path):
+            return scan
+        plain = self._scan_once(path, quoted=False, watch={w[0] for w in scan.watch})
+        if plain.header != scan.header or plain.long_line is not None:
+            return scan
+        n = len(scan.header)
+        text = quotes = 0
+        for line, k, spans in scan.watch:
+            k_plain = plain.watched.get(line, 0)
+            if k_plain >= n:
+                text += 1
+            elif spans or k_plain != k:
+                quotes += 1
+        if not text or quotes:
+            return scan
+        self.quoting = False
+        if scan.first_span is not None:
+            start, end = scan.first_span
+            what = f"a '\"' on line {start} would have joined lines {start}-{end}"
+        else:
+            what = (f"reading '\"' as a quote gave line {scan.first_irregular} the wrong "
+                    "number of fields")
+        plain.quote_note = (f"quote characters are text in this file, not field quotes "
+                            f"({what}); it was read without quote handling")
+        return plain
+
+    def _scan_once(self, path: str, *, quoted: bool, watch: set[int] = frozenset()) -> _Scan:
+        """Read every record once with :mod:`csv` to find its number of fields.
+
+        Irregular records are listed in ``watch`` (up to :data:`_MAX_WATCHED`); the number of
+        fields of the lines in ``watch`` is kept in ``watched``.
+        """
+        quoting = csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE
+        with _csv_fields_unlimited(), self._text_stream(path) as handle:
+            reader = csv.reader(handle, delimiter=self.delimiter, quoting=quoting)
+            header = None
+            lead = 0
+            for row in reader:
+                lead += 1
+                if any(f.strip() for f in row):
+                    header = row
+                    break
+            if header is None:
+                raise ValueError(f"{path}: the file is empty.")
+            n = len(header)
+            scan = _Scan(header=header, lead=lead, width=n)
+            short = scan.short
+            blank = scan.blank
+            last = reader.line_num
+            index = 0
+            listed = scan.watch
+            for row in reader:
+                line = reader.line_num
+                k = len(row)
+                first = last + 1  # the record's first physical line
+                spans = line > first
+                last = line
+                if spans:  # one record over several physical lines
+                    scan.spans += 1
+                    if scan.first_span is None:
+                        scan.first_span = (first, line)
+                elif watch and line in watch:
+                    scan.watched[line] = k
+                # only a row of the wrong length or with an empty first field can be blank
+                if k != n or not row[0].strip():
+                    if not any(f.strip() for f in row):
+                        blank.append(index)
+                        index += 1
                         continue
-                    if k != n:
-                        if k < n:
-                            entry = short.get(k)
-                            if entry is None:
-                                short[k] = (array("q", [index]), reader.line_num)
-                            else:
-                                entry[0].append(index)
-                        elif all(not f.strip() for f in row[n:]):
-                            long_empty += 1
-                            width = max(width, k)
+                    odd = False  # too few fields, or extra values
+                    if k < n:
+                        odd = True
+                        entry = short.get(k)
+                        if entry is None:
+                            short[k] = (array("q", [index]), line)
                         else:
-                            raise ValueError(
-                                f"{path}: line {reader.line_num} has {k} fields but the header "
-                                f"has {n}; the extra values cannot be matched to columns. Fix "
-                                "that row (a stray delimiter or an unquoted value holding "
-                                f"{self.delimiter!r})."
-                            )
-                    index += 1
-        except UnicodeDecodeError:
-            if self.encoding in ("utf-8", "utf-8-sig"):
-                self.encoding = "latin-1"
-                return self._scan(path)
-            raise
-        if header and header[0].startswith("\ufeff"):
+                            entry[0].append(index)
+                    elif k > n:
+                        if all(not f.strip() for f in row[n:]):
+                            scan.long_empty += 1
+                            scan.width = max(scan.width, k)
+                        else:
+                            odd = True
+                            if scan.long_line is None:
+                                scan.long_line = (line, k)
+                    if odd and not spans and len(listed) < _MAX_WATCHED:
+                        listed.append((first, k, False))
+                if spans and len(listed) < _MAX_WATCHED:
+                    listed.append((first, k, True))
+                index += 1
+            scan.records = index
+        if header[0].startswith("\ufeff"):
             header[0] = header[0][1:]
         header = [h.strip() for h in header]
         # a header that itself ends with an empty name: a trailing delimiter everywhere
         while header and header[-1] == "" and len(header) > 1:
             header.pop()
         # other empty names (a row-index column written by pandas or R) get pandas' name
-        header = [h or f"Unnamed: {i}" for i, h in enumerate(header)]
-        return header, width, short, long_empty
+        scan.header = [h or f"Unnamed: {i}" for i, h in enumerate(header)]
+        return scan
+
+    def _span_hint(self) -> str:
+        if self._first_span is None:
+            return ""
+        start, end = self._first_span
+        return (f" Note: a quote character ('\"') on line {start} opens a quoted value that runs "
+                f"to line {end}; if that quote is part of a name, remove it or quote the value.")
 
     # -- row checks ----------------------------------------------------------------------------
-    def _skip_rows(self, ctx: ReadContext | None, value_columns: Sequence[str]) -> np.ndarray:
-        """Decide what to do with rows that have fewer fields than the header.
+    def _announce(self, ctx: ReadContext | None) -> None:
+        """Issue, once, the warnings the scan left for the read."""
+        if self._announced:
+            return
+        self._announced = True
+        if self._bad_lines is not None:
+            n_bad, lines, text = self._bad_lines
+            listed = ", ".join(str(x) for x in lines) + (" ..." if n_bad > len(lines) else "")
+            _warn(ctx, self.path,
+                  f"{n_bad} line(s) are not valid UTF-8 although the rest of the file is (line "
+                  f"{listed}); only their undecodable bytes were read as cp1252 (Windows "
+                  f"Western), e.g. line {lines[0]}: {text!r}. Check the names on those lines, "
+                  "or pass encoding=... to read the whole file in one encoding.")
 
-        A short row that still reaches every value column only lacks trailing fields after
-        them (some tools and editors trim empty trailing fields): it is read with blanks. A
-        short row that ends before the first value column carries no quantities (e.g. a
-        fragment of an overlong cell spilled onto its own line): it is skipped, counted and
-        warned about. Any other short row would shift values between columns and is an error
-        naming its line.
+    def _skip_rows(self, ctx: ReadContext | None, value_columns: Sequence[str]) -> np.ndarray:
+        """Return the data-row positions to skip: blank lines and fragments.
+
+        Blank and whitespace-only lines hold nothing and are skipped (noted once when the
+        file is opened). A short row that still reaches every value column only lacks
+        trailing fields after them (some tools and editors trim empty trailing fields): it is
+        read with blanks. A short row that ends before the first value column carries no
+        quantities (e.g. a fragment of an overlong cell spilled onto its own line): it is
+        skipped, counted and warned about. Any other short row would shift values between
+        columns and is an error naming its line.
         """
+        self._announce(ctx)
         n_header = len(self.columns)
         if self._long_empty and ctx is not None:
             ctx.warn(
                 f"{self._long_empty} rows end with an extra empty field that has no header; "
                 "it was ignored."
             )
-        if not self._short:
-            return np.empty(0, dtype=np.int64)
+        skip: list[np.ndarray] = []
+        if self._blank:
+            skip.append(np.frombuffer(self._blank, dtype=np.int64))
         values = [self.position(c) for c in value_columns]
         if values:
             last_value, first_value = max(values), min(values)
         else:  # no value columns named: every short row is ragged
             last_value, first_value = n_header - 1, -1
-        skip: list[np.ndarray] = []
         padded = 0
+        fragments = 0
         for k, (rows, line) in sorted(self._short.items()):
             if k > last_value:
                 padded += len(rows)
             elif k <= first_value:
                 skip.append(np.frombuffer(rows, dtype=np.int64))
+                fragments += len(rows)
             else:
                 raise ValueError(
                     f"{self.path}: line {line} has {k} fields but the header has {n_header}: "
                     f"it stops inside the value columns ({self.columns[k]!r} and later are "
-                    "missing), so its values cannot be placed. Fix or remove that row."
+                    f"missing), so its values cannot be placed. Fix or remove that row."
+                    f"{self._span_hint()}"
                 )
         if ctx is not None and padded:
             ctx.note(
                 f"{padded} rows had fewer fields than the header (trailing empty fields left "
                 "out); the missing fields were read as blank"
             )
-        out = np.concatenate(skip) if skip else np.empty(0, dtype=np.int64)
-        if out.size and ctx is not None:
-            ctx.drop("malformed_rows", [], count=out.size)
+        if fragments and ctx is not None:
+            ctx.drop("malformed_rows", [], count=fragments)
             lines = min(line for k, (_, line) in self._short.items() if k <= first_value)
             ctx.warn(
-                f"{out.size} rows hold too few fields to carry any value (first at line "
+                f"{fragments} rows hold too few fields to carry any value (first at line "
                 f"{lines}); they look like fragments of an over-long cell and were skipped."
             )
-        return np.sort(out)
+        if not skip:
+            return np.empty(0, dtype=np.int64)
+        return np.sort(np.concatenate(skip))
 
     def _csv_kwargs(self, columns: Sequence[str]) -> dict:
         return {
             "sep": self.delimiter,
             "encoding": self.encoding,
+            "encoding_errors": self.errors,
+            "quoting": csv.QUOTE_MINIMAL if self.quoting else csv.QUOTE_NONE,
             "header": None,
-            "skiprows": 1,
+            "skiprows": self._lead,
             "names": list(range(self._width)),
             "usecols": [self.position(c) for c in columns],
             "dtype": str,
             "na_filter": False,
-            "skip_blank_lines": True,
+            # every record is a row, as in the scan; blank ones are dropped by position
+            "skip_blank_lines": False,
             "index_col": False,
             "engine": "c",
         }
@@ -446,6 +650,19 @@ class TextTable(Table):
         chunk = chunk[[self.position(c) for c in columns]]
         chunk.columns = list(columns)
         return chunk.fillna("")
+
+    def _chunks(self, kwargs: dict, batch_rows: int) -> Iterator[pd.DataFrame]:
+        try:
+            if batch_rows:
+                with pd.read_csv(self.path, chunksize=batch_rows, **kwargs) as reader:
+                    yield from reader
+            else:
+                yield pd.read_csv(self.path, **kwargs)
+        except pd.errors.ParserError as exc:
+            raise ValueError(
+                f"{self.path}: cannot be parsed as a {self.delimiter!r}-delimited table "
+                f"({exc}).{self._span_hint()}"
+            ) from exc
 
     def read(self, columns, ctx=None, *, value_columns=()):
         for _, frame in self.iter_batches(columns, ctx, value_columns=value_columns,
@@ -458,14 +675,12 @@ class TextTable(Table):
         self.require_unique(columns)
         skip = self._skip_rows(ctx, value_columns)
         kwargs = self._csv_kwargs(columns)
-        if batch_rows:
-            chunks = pd.read_csv(self.path, chunksize=batch_rows, **kwargs)
-        else:
-            chunks = [pd.read_csv(self.path, **kwargs)]
         offset = 0
         kept = 0
-        for chunk in chunks:
+        for chunk in self._chunks(kwargs, batch_rows):
             n = len(chunk)
+            if offset + n > self._n_records:
+                raise self._disagreement(offset + n)
             if skip.size:
                 lo, hi = np.searchsorted(skip, [offset, offset + n])
                 if hi > lo:
@@ -474,16 +689,146 @@ class TextTable(Table):
             yield kept, frame
             offset += n
             kept += len(frame)
-        if batch_rows == 0 and offset == 0:
-            return
+        if offset != self._n_records:
+            raise self._disagreement(offset)
+
+    def _disagreement(self, n_read: int) -> ValueError:
+        return ValueError(
+            f"{self.path}: the row scan found {self._n_records} rows but the table reader "
+            f"got {n_read or 'no'}; the rows cannot be matched safely. Check the file for "
+            f"unusual line breaks or quote characters.{self._span_hint()}"
+        )
+
+
+@dataclass
+class _Scan:
+    """What one pass of :mod:`csv` over a text file found."""
+
+    header: list[str]
+    #: Records up to and including the header (blank lines before it count).
+    lead: int
+    #: The widest row (rows with extra empty fields are wider than the header).
+    width: int
+    #: Data records, blank lines included (pandas' row count with ``skip_blank_lines=False``).
+    records: int = 0
+    blank: array = field(default_factory=lambda: array("q"))
+    #: Short rows by number of fields: (data-row positions, first line number).
+    short: dict[int, tuple[array, int]] = field(default_factory=dict)
+    long_empty: int = 0
+    #: (line, fields) of the first row with extra non-empty fields.
+    long_line: tuple[int, int] | None = None
+    spans: int = 0
+    #: (first line, last line) of the first record written over several lines.
+    first_span: tuple[int, int] | None = None
+    quote_note: str = ""
+    #: Irregular records: (first line, fields, whether over several lines).
+    watch: list[tuple[int, int, bool]] = field(default_factory=list)
+    #: Fields of the lines asked for (see ``TextTable._scan_once``).
+    watched: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def irregular(self) -> bool:
+        return bool(self.short) or self.long_line is not None or self.spans > 0
+
+    @property
+    def n_short(self) -> int:
+        return sum(len(rows) for rows, _ in self.short.values())
+
+    @property
+    def first_irregular(self) -> int | None:
+        lines = [line for _, line in self.short.values()]
+        if self.long_line is not None:
+            lines.append(self.long_line[0])
+        return min(lines) if lines else None
+
+
+def _no_rows(path: str, what: str, columns: Sequence[str]) -> ValueError:
+    shown = ", ".join(repr(c) for c in list(columns)[:5]) + (", ..." if len(columns) > 5 else "")
+    return ValueError(
+        f"{path}: {what} has a header ({len(columns)} column{'s' if len(columns) != 1 else ''}: "
+        f"{shown}) but no data rows. Check "
+        "that the export finished and that this is the file you meant."
+    )
+
+
+def _warn(ctx: ReadContext | None, path: str, message: str) -> None:
+    if ctx is not None:
+        ctx.warn(message, stacklevel=5)
+    else:
+        warnings.warn(f"{path}: {message}", UserWarning, stacklevel=5)
+
+
+@contextmanager
+def _csv_fields_unlimited():
+    """Lift :mod:`csv`'s field size limit (128 KiB) for the block, then restore it.
+
+    A wide table's header or a row of a long table can hold a single field far over the
+    limit (a cell with thousands of run names, or a whole line when the delimiter is not yet
+    known).
+    """
+    previous = csv.field_size_limit(_MAX_FIELD)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(previous)
+
+
+def _holds_quote(path: str) -> bool:
+    with _open_bytes(path) as handle:
+        while block := handle.read(1 << 20):
+            if b'"' in block:
+                return True
+    return False
+
+
+def _utf8_damage(path: str, encoding: str) -> tuple[list[int], int, int, bool]:
+    """Find the lines of a file that are not valid UTF-8.
+
+    Returns the first few such line numbers, their number, the number of non-ASCII lines
+    that are valid UTF-8, and whether every invalid line decodes as cp1252.
+    """
+    bad: list[int] = []
+    n_bad = n_good = 0
+    cp1252_ok = True
+    with _open_bytes(path) as handle:
+        for number, raw in enumerate(handle, 1):
+            if number == 1 and raw.startswith(codecs.BOM_UTF8):
+                raw = raw[len(codecs.BOM_UTF8):]
+            if raw.isascii():
+                continue
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                n_bad += 1
+                if len(bad) < 5:
+                    bad.append(number)
+                if cp1252_ok:
+                    try:
+                        raw.decode("cp1252")
+                    except UnicodeDecodeError:
+                        cp1252_ok = False
+            else:
+                n_good += 1
+    return bad, n_bad, n_good, cp1252_ok
+
+
+def _line_text(path: str, encoding: str, number: int, limit: int = 120) -> str:
+    """Return line ``number`` decoded as UTF-8 with the cp1252 fallback (for messages)."""
+    with _open_bytes(path) as handle:
+        for i, raw in enumerate(handle, 1):
+            if i == number:
+                text = raw.decode("utf-8", errors=CP1252_FALLBACK).rstrip("\r\n")
+                return text if len(text) <= limit else text[:limit] + "..."
+    return ""  # pragma: no cover
 
 
 def detect_encoding(path: str) -> str:
     """Guess a text file's encoding from its first bytes.
 
     A byte-order mark decides (UTF-8 BOM, UTF-16 LE/BE); many NUL bytes without a BOM mean
-    UTF-16 without BOM; otherwise UTF-8, with Latin-1 as the fallback when a byte sequence is
-    not valid UTF-8 (decided while the file is scanned).
+    UTF-16 without BOM; otherwise UTF-8. A file that turns out not to be valid UTF-8 while it
+    is scanned is read as cp1252 or Latin-1, or, when only a few lines are not UTF-8, as
+    UTF-8 with those bytes read as cp1252 (see :class:`TextTable`).
     """
     with _open_bytes(path) as handle:
         head = handle.read(_SNIFF_BYTES)
@@ -503,7 +848,8 @@ def detect_delimiter(path: str, encoding: str) -> str:
 
     Tab, comma and semicolon are tried, tab first for ``.tsv``/``.txt`` and comma first for
     ``.csv``; the first one that gives the same number (> 1) of fields on every sampled line
-    wins, else the one that gives the most fields on the header line.
+    wins (quote characters read as quotes, then, failing that, as text), else the one that
+    gives the most fields on the header line. Lines of any length are fine.
     """
     lines: list[str] = []
     with io.TextIOWrapper(_open_bytes(path), encoding=encoding, errors="replace",
@@ -516,14 +862,17 @@ def detect_delimiter(path: str, encoding: str) -> str:
     if not lines:
         raise ValueError(f"{path}: the file is empty.")
     order = [",", ";", "\t"] if _suffix(path) == ".csv" else ["\t", ",", ";"]
-    counts: dict[str, list[int]] = {}
-    for sep in order:
-        counts[sep] = [len(r) for r in csv.reader(lines, delimiter=sep)]
-    for sep in order:
-        widths = counts[sep]
-        if widths[0] > 1 and all(w == widths[0] for w in widths[:-1]):
-            return sep
-    return max(order, key=lambda s: counts[s][0])
+    with _csv_fields_unlimited():
+        for quoting in (csv.QUOTE_MINIMAL, csv.QUOTE_NONE):
+            counts = {sep: [len(r) for r in csv.reader(lines, delimiter=sep, quoting=quoting)]
+                      for sep in order}
+            for sep in order:
+                widths = counts[sep]
+                if widths[0] > 1 and all(w == widths[0] for w in widths[:-1]):
+                    return sep
+            if quoting == csv.QUOTE_MINIMAL:
+                first = counts
+    return max(order, key=lambda s: first[s][0])
 
 
 def open_table(

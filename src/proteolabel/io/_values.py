@@ -21,6 +21,13 @@ BLANK_KEY = "blank"
 
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}([,.' ]\d{3})+([.,]\d+)?$")
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d*,\d+(?:[eE][+-]?\d+)?$")
+#: "1,234": a decimal comma (1.234) or a thousands separator (1234); nothing tells which.
+_AMBIGUOUS_COMMA = re.compile(r"^[+-]?[1-9]\d{0,2},\d{3}$")
+#: Numbers grouped in thousands by "," (decimal point) or by "." (decimal comma).
+_GROUPED_COMMA = re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?(?:[eE][+-]?\d+)?$")
+_GROUPED_POINT = re.compile(r"^[+-]?\d{1,3}(?:\.\d{3})+(?:,\d*)?(?:[eE][+-]?\d+)?$")
+#: Values of ``decimal``: the decimal mark, or None to infer it per column.
+DECIMAL_MARKS = (None, ",", ".")
 
 
 def token_key(token: str) -> str:
@@ -54,9 +61,15 @@ class ReadContext:
     warnings: list[str] = field(default_factory=list)
     extra: dict[str, object] = field(default_factory=dict)
     token_display: dict[str, str] = field(default_factory=dict)
+    #: The decimal mark of the file's numbers: ``","`` or ``"."`` (the other one is then a
+    #: thousands separator), or None to infer it per column (see :func:`parse_numeric`).
+    decimal: str | None = None
 
     def __post_init__(self) -> None:
         self._tokens = frozenset(t.strip().lower() for t in self.missing_tokens)
+        if self.decimal not in DECIMAL_MARKS:
+            raise ValueError(f"decimal must be ',' or '.' (or None to infer it), not "
+                             f"{self.decimal!r}")
 
     @property
     def tokens(self) -> frozenset[str]:
@@ -105,10 +118,19 @@ def parse_numeric(
 
     Cells that are one of ``ctx.missing_tokens`` (case-insensitive, after stripping spaces)
     are missing and counted per token. Zeros are missing too (``zero_is_missing``) and counted
-    under ``"0"`` unless written as another token such as ``"0.0"``. A column whose numbers
-    use a decimal comma (``"1234,5"``) is converted; a column mixing decimal commas and
-    decimal points is an error. Any other text is an error naming the column, the value and
-    its row.
+    under ``"0"`` unless written as another token such as ``"0.0"``. Any other text is an
+    error naming the column, the value and its row.
+
+    Decimal commas: with ``ctx.decimal`` None (the default) the decimal mark is inferred per
+    column. A column whose numbers use a decimal comma (``"1234,5"``) is converted; a column
+    mixing decimal commas and decimal points is an error. A column in which *every* comma
+    value has one to three digits, a comma and exactly three digits (``"1,234"``,
+    ``"123,456"``) is an error too, because such a comma is as likely a thousands separator
+    (1234) as a decimal comma (1.234) and guessing would be off by a factor of 1000: pass
+    ``decimal=","`` or ``decimal="."`` to :func:`~proteolabel.io.read` to say which. With
+    ``ctx.decimal`` set, that mark is the decimal mark and the other one may only separate
+    thousands (``"1.234,5"`` with ``decimal=","``, ``"1,234.5"`` with ``decimal="."``); a
+    number that does not fit is an error.
 
     Parameters
     ----------
@@ -144,6 +166,8 @@ def parse_numeric(
         return _finish(out, None, column, ctx, zero_is_missing, allow_negative, row_offset)
 
     raw = values.to_numpy(dtype=object)
+    if ctx.decimal is not None:
+        raw = _apply_decimal(raw, column, ctx, row_offset)
     try:  # Python's float(): correctly rounded, so written numbers read back bit for bit
         out = raw.astype(np.float64)
     except (ValueError, TypeError):
@@ -172,10 +196,10 @@ def parse_numeric(
         try:
             out[i] = float(text)
         except ValueError:
-            if _THOUSANDS.match(text):
+            if _THOUSANDS.match(text) or _GROUPED_COMMA.match(text):
                 raise ctx.error(
                     f"column {column!r} holds {text!r} (row {row_offset + i + 1}), a number "
-                    "written with thousands separators; export it without them."
+                    f"written with thousands separators; {_thousands_fix(text)}"
                 ) from None
             raise ctx.error(
                 f"column {column!r} should hold numbers but row {row_offset + i + 1} holds "
@@ -187,20 +211,90 @@ def parse_numeric(
     return _finish(out, raw, column, ctx, zero_is_missing, allow_negative, row_offset)
 
 
+_DECIMAL_FIX = ("pass decimal=',' if the comma is the decimal mark (1,234 = 1.234) or "
+                "decimal='.' if it separates thousands (1,234 = 1234); on the command line "
+                "--option decimal=, or --option decimal=.")
+_NUMBERISH = re.compile(r"^[+-]?[\d.,]*\d[\d.,]*(?:[eE][+-]?\d+)?$")
+
+
+def _thousands_fix(text: str) -> str:
+    if _GROUPED_COMMA.match(text):
+        return "pass decimal='.' to read ',' as a thousands separator, or export it without them."
+    if _GROUPED_POINT.match(text):
+        return "pass decimal=',' to read '.' as a thousands separator, or export it without them."
+    return "export it without them."
+
+
 def _check_comma_column(raw, out, comma_rows, column, ctx, row_offset) -> None:
-    """Refuse a column that mixes decimal commas and decimal points."""
+    """Refuse a column that mixes decimal commas and points, or whose commas are ambiguous."""
+    first = str(raw[comma_rows[0]]).strip()
+    where = f"row {row_offset + comma_rows[0] + 1}: {first!r}"
+    known = ctx.extra.setdefault("decimal_comma_columns", [])
+    ambiguous = str(column) not in known and all(
+        _AMBIGUOUS_COMMA.match(str(raw[i]).strip()) for i in comma_rows
+    )
     is_comma = np.zeros(len(raw), dtype=bool)
     is_comma[comma_rows] = True
     for i in np.flatnonzero(~is_comma & ~np.isnan(out)):
         text = str(raw[i])
         if "." in text:
+            hint = (" If the commas separate thousands, pass decimal='.'." if ambiguous
+                    else "")
             raise ctx.error(
-                f"column {column!r} mixes decimal commas (row {row_offset + comma_rows[0] + 1}: "
-                f"{str(raw[comma_rows[0]]).strip()!r}) and decimal points (row "
+                f"column {column!r} mixes decimal commas ({where}) and decimal points (row "
                 f"{row_offset + i + 1}: {text.strip()!r}); fix the file so one separator is "
-                "used."
+                f"used.{hint}"
             )
-    ctx.extra.setdefault("decimal_comma_columns", []).append(str(column))
+    if ambiguous:
+        raise ctx.error(
+            f"column {column!r} holds {first!r} ({where.split(':')[0]}) and every comma value "
+            "in it has exactly three digits after the comma, so the comma may be a decimal "
+            "comma or a thousands separator (a factor of 1000 apart); proteolabel does not "
+            f"guess. Say which: {_DECIMAL_FIX}"
+        )
+    if str(column) not in known:
+        known.append(str(column))
+
+
+def _apply_decimal(raw: np.ndarray, column: str, ctx: ReadContext, row_offset: int) -> np.ndarray:
+    """Rewrite numbers written with the decimal mark ``ctx.decimal`` in Python's notation.
+
+    The other mark may only group thousands (``"1.234.567,5"`` with ``decimal=","``); a
+    number-like cell that uses it otherwise is an error. Other text is left for the caller.
+    """
+    mark = ctx.decimal
+    other = "." if mark == "," else ","
+    grouped = _GROUPED_POINT if mark == "," else _GROUPED_COMMA
+    cells = pd.Series(raw, dtype=object)
+    out = raw.copy()
+    changed = False
+    for i in np.flatnonzero(cells.str.contains(other, regex=False, na=False).to_numpy()):
+        text = out[i].strip()
+        if text.lower() in ctx.tokens:
+            continue
+        if grouped.match(text):
+            text = text.replace(other, "")
+            out[i] = text.replace(",", ".") if mark == "," else text
+            changed = True
+        elif _NUMBERISH.match(text):
+            raise ctx.error(
+                f"column {column!r} holds {text!r} (row {row_offset + i + 1}), which is not a "
+                f"number with {mark!r} as the decimal mark and {other!r} between thousands, "
+                f"as decimal={mark!r} says. Check the column, or drop the decimal option to "
+                "let proteolabel infer the mark."
+            )
+    if mark == ",":
+        for i in np.flatnonzero(cells.str.contains(",", regex=False, na=False).to_numpy()):
+            text = out[i].strip()
+            if _DECIMAL_COMMA.match(text):
+                out[i] = text.replace(",", ".")
+                changed = True
+    if changed:
+        key = "decimal_comma_columns" if mark == "," else "thousands_separator_columns"
+        listed = ctx.extra.setdefault(key, [])
+        if str(column) not in listed:
+            listed.append(str(column))
+    return out
 
 
 def _finish(out, raw, column, ctx, zero_is_missing, allow_negative, row_offset) -> np.ndarray:
@@ -237,6 +331,9 @@ def _finish(out, raw, column, ctx, zero_is_missing, allow_negative, row_offset) 
     return out
 
 
+_BLOCK = "<block>"
+
+
 def parse_numeric_frame(
     frame: pd.DataFrame, ctx: ReadContext, *, allow_negative: bool = False
 ) -> np.ndarray:
@@ -256,18 +353,32 @@ def parse_numeric_frame(
         return out
     saved = (Counter(ctx.token_counts), ctx.zero_count, dict(ctx.token_display))
     flat = pd.Series(frame.to_numpy(dtype=object).ravel(order="F"), dtype=object)
+    extra = {k: list(v) if isinstance(v, list) else v for k, v in ctx.extra.items()}
     try:
-        values = parse_numeric(flat, "<block>", ctx, allow_negative=allow_negative)
-        if not ctx.extra.get("decimal_comma_columns"):
+        values = parse_numeric(flat, _BLOCK, ctx, allow_negative=allow_negative)
+        if not any(_BLOCK in v for v in ctx.extra.values() if isinstance(v, list)):
             return values.reshape(frame.shape, order="F")
-        ctx.extra.pop("decimal_comma_columns")
     except ValueError:
         pass
+    # column by column, from the state before the block pass
     ctx.token_counts, ctx.zero_count, ctx.token_display = saved
+    ctx.extra = extra
     out = np.empty(frame.shape, dtype=np.float64)
     for j in range(n_cols):
         out[:, j] = parse_numeric(frame.iloc[:, j], str(frame.columns[j]), ctx,
                                   allow_negative=allow_negative)
+    return out
+
+
+def _written_number(text: pd.Series) -> np.ndarray:
+    """Say which texts are numbers with a decimal comma or thousands separators.
+
+    Such cells count as numbers when columns are classified; :func:`parse_numeric` then
+    reads them or says which ``decimal`` option they need.
+    """
+    out = text.str.match(_DECIMAL_COMMA.pattern).to_numpy(dtype=bool)
+    out |= text.str.match(_GROUPED_COMMA.pattern).to_numpy(dtype=bool)
+    out |= text.str.match(_GROUPED_POINT.pattern).to_numpy(dtype=bool)
     return out
 
 
@@ -290,7 +401,9 @@ def classify_columns(frame: pd.DataFrame, tokens: frozenset[str]) -> pd.DataFram
     text = flat.astype(str).str.strip()
     missing = flat.isna().to_numpy() | text.str.lower().isin(tokens).to_numpy()
     numeric = is_num_obj | pd.to_numeric(text, errors="coerce").notna().to_numpy()
-    numeric |= text.str.match(_DECIMAL_COMMA.pattern).to_numpy()
+    rest = np.flatnonzero(~numeric & ~missing)
+    if rest.size:
+        numeric[rest] = _written_number(text.iloc[rest])
     present = ~missing
     ok = numeric | missing
     shape = (n_rows, n_cols)
@@ -327,7 +440,10 @@ def looks_numeric(values: pd.Series, tokens: frozenset[str]) -> tuple[bool, floa
     if not present.any():
         return True, 1.0, None
     num = pd.to_numeric(text[present], errors="coerce")
-    ok = num.notna() | text[present].str.match(_DECIMAL_COMMA.pattern)
+    ok = num.notna().to_numpy()
+    if not ok.all():
+        ok[~ok] = _written_number(text[present][~ok])
+    ok = pd.Series(ok, index=num.index)
     share = float(ok.mean())
     bad = None if ok.all() else str(text[present][~ok].iloc[0])
     return bool(ok.all()), share, bad
