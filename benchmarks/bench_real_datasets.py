@@ -29,8 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ROOT / "tests" / "data" / "datasets"
 
-# name -> (input file, label file or None, label column, extra CLI options)
-CASES: dict[str, tuple[str, str | None, str, list[str]]] = {
+# name -> (input file, label file or None, label column or None, extra CLI options)
+CASES: dict[str, tuple[str, str | None, str | None, list[str]]] = {
     "alzheimer": ("<demo>", None, "_collection site", ["--tune-fraction", "0.3"]),
     "nafld": ("nafld-plasma-maxquant/proteinGroups.txt", "nafld-plasma-maxquant/metadata.xlsx",
               "disease", ["--tune-fraction", "0.5"]),
@@ -44,6 +44,16 @@ CASES: dict[str, tuple[str, str | None, str, list[str]]] = {
                   "r_condition", ["--tune-fraction", "0.5", "--min-samples", "2"]),
     "skyline": ("skyline-msstats-spikein/skyline_input.csv", None, "Condition",
                 ["--tune-fraction", "0.34", "--min-samples", "2"]),
+    # the same NAFLD cohort with a min_samples its groups of 8-10 can reach
+    "nafld_ms4": ("nafld-plasma-maxquant/proteinGroups.txt", "nafld-plasma-maxquant/metadata.xlsx",
+                  "disease", ["--tune-fraction", "0.5", "--min-samples", "4"]),
+    "rapamycin10": ("rapamycin-spectronaut-precursors/rapamycin_10uM.tsv", None, "r_condition",
+                    ["--tune-fraction", "0.5", "--min-samples", "2"]),
+    # no label column: groups are only in the run names; eps by the unsupervised rule
+    "diann_report": ("proteobench-diann-maxquant/DIANN_1.9_beta_sample_report.tsv", None, None,
+                     ["--min-samples", "2"]),
+    "mq_evidence": ("proteobench-diann-maxquant/MaxQuant_2_5_1_evidence_sample.txt", None, None,
+                    ["--min-samples", "2"]),
 }
 
 
@@ -64,8 +74,10 @@ def run_one(name: str, seed: int, epochs: int, tmp: Path) -> dict:
     inp, labels, column, extra = CASES[name]
     out = tmp / f"{name}-{seed}"
     cmd = [sys.executable, "-m", "proteolabel.cli", "-q", "run", str(_materialise(inp, tmp)),
-           "--label-column", column, "--seed", str(seed), "--epochs", str(epochs),
-           "--no-classifier", "--out", str(out), *extra]
+           "--seed", str(seed), "--epochs", str(epochs), "--no-classifier", "--out", str(out),
+           *extra]
+    if column:
+        cmd += ["--label-column", column]
     if labels:
         cmd += ["--labels", str(_materialise(labels, tmp))]
     t = time.perf_counter()

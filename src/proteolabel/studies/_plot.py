@@ -147,7 +147,8 @@ def _n_seeds(df: pd.DataFrame) -> int:
 
 def _subtitle(df: pd.DataFrame) -> str:
     emb = df["embedding"].iloc[0] if "embedding" in df and len(df) else ""
-    parts = [f"{_n_seeds(df)} seeds: median, band = lowest to highest"]
+    k = _n_seeds(df)
+    parts = [f"{k} seeds: median, band = lowest to highest" if k != 1 else "1 seed"]
     if "n_features" in df and len(df):
         parts.append(f"{int(df['n_features'].iloc[0])} features")
     if emb == "vae":
