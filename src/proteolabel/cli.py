@@ -16,7 +16,7 @@ log = logging.getLogger("proteolabel")
 
 def _format_warning(message, category, filename, lineno, line=None) -> str:
     """One line per warning: its category and message, not the source line that raised it."""
-    return f"{category.__name__}: {message}\n"
+    return f"{category.__name__}: {message}"  # the log handler ends the line
 
 
 def _setup_logging(verbose: int, quiet: bool) -> None:

@@ -311,7 +311,8 @@ class EpsSearch(ClusterMixin, BaseEstimator):
             warnings.warn(
                 "No tune samples: eps was chosen by the unsupervised "
                 f"{self.unsupervised_rule!r} rule. The method chooses eps by V-measure on a "
-                "few labelled tune samples; pass them as y for reliable labels.",
+                "few labelled tune samples; give some labels for reliable clusters (--labels or "
+                "--label-column on the command line, y here).",
                 NoTuneSamplesWarning,
                 stacklevel=2,
             )
