@@ -22,6 +22,7 @@ SKYLINE = DATA / "skyline-msstats-spikein" / "skyline_input.csv"
 # Runs of a few epochs are expected to leave the latent collapsed (the warning is tested on its own).
 pytestmark = [
     pytest.mark.filterwarnings("ignore:.*too few fields:UserWarning"),
+    pytest.mark.filterwarnings("ignore:.*have a contaminant-database member:UserWarning"),
     pytest.mark.filterwarnings("ignore:.*posterior collapse:UserWarning"),
 ]
 

@@ -14,7 +14,8 @@ EVIDENCE = DATA / "proteobench-diann-maxquant" / "MaxQuant_2_5_1_evidence_sample
 
 
 def read_nafld(**kw):
-    with pytest.warns(UserWarning, match="fragments of an over-long cell"):
+    with (pytest.warns(UserWarning, match="fragments of an over-long cell"),
+          pytest.warns(UserWarning, match="have a contaminant-database member.*APOA1")):
         return read(NAFLD, **kw)
 
 
@@ -26,7 +27,9 @@ def test_nafld_excerpt_quirks():
     assert adata.obs_names[0] == "1_31_C6" and adata.obs_names[-1] == "1_78_G5"
     assert "Unnamed: 0" not in adata.var_names and "0" not in adata.var_names
     assert info["dropped"]["malformed_rows"] == 2  # lines 90-91: pieces of an over-long cell
-    assert info["dropped"]["decoy"] >= 2 and info["dropped"]["contaminant"] >= 3
+    # 1 group flagged '+' by MaxQuant, 3 more with an unflagged CON__ member (reported apart)
+    assert info["dropped"]["decoy"] >= 2 and info["dropped"]["contaminant"] == 1
+    assert info["dropped"]["contaminant_member"] == 3
     assert info["dropped"]["only_identified_by_site"] >= 1
     assert not any(v.startswith(("REV__", "CON__")) for p in adata.var_names for v in p.split(";"))
     assert any("trailing empty fields" in m for m in info["messages"])
@@ -121,3 +124,23 @@ def test_evidence_summed_per_protein():
     n = adata[:, adata.var_names[0]].layers[LAYER_N_VALUES].ravel()
     np.testing.assert_array_equal(n, counts.loc[list(adata.obs_names), adata.var_names[0]]
                                   .fillna(0).to_numpy())
+
+
+def test_unflagged_groups_with_a_contaminant_member_are_reported_apart(tmp_path):
+    # MaxQuant flagged only CON__P1; the group P2;CON__P9 is a sample protein to MaxQuant
+    path = tmp_path / "proteinGroups.txt"
+    path.write_text(
+        "Protein IDs\tGene names\tReverse\tPotential contaminant\tLFQ intensity A\tLFQ intensity B\n"
+        "CON__P1\tKRT1\t\t+\t100\t200\n"
+        "P2;CON__P9\tAPOA1\t\t\t5000\t6000\n"
+        "P3\tALB\t\t\t300\t400\n"
+    )
+    expected = r"1 protein groups have a contaminant-database member.*P2;\.\.\. \(2 members\) APOA1"
+    with pytest.warns(UserWarning, match=expected):
+        a = read(path)
+    assert list(a.var_names) == ["P3"]
+    assert a.uns["read"]["dropped"]["contaminant"] == 1
+    assert a.uns["read"]["dropped"]["contaminant_member"] == 1
+    kept = read(path, keep_contaminant_members=True)
+    assert list(kept.var_names) == ["P2;CON__P9", "P3"]
+    np.testing.assert_array_equal(kept[:, "P2;CON__P9"].X.ravel(), [5000.0, 6000.0])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Mapping, Sequence
 
 import anndata as ad
@@ -20,7 +21,9 @@ DECOY_PREFIXES: tuple[str, ...] = ("REV__", "rev_", "DECOY_", "decoy_")
 CONTAMINANT_PREFIXES: tuple[str, ...] = ("CON__", "contam_", "Cont_")
 
 #: Reasons a feature can be removed, in the order they are attributed (one reason each).
-FEATURE_FILTERS: tuple[str, ...] = ("decoy", "contaminant", "only_identified_by_site")
+FEATURE_FILTERS: tuple[str, ...] = (
+    "decoy", "contaminant", "contaminant_member", "only_identified_by_site",
+)
 
 _FLAG_TRUE = frozenset({"+", "true", "t", "yes", "y", "1", "1.0", "x"})
 
@@ -53,13 +56,50 @@ def member_mask(keys: Sequence[str], prefixes: Sequence[str]) -> np.ndarray:
     return out
 
 
+def _warn_contaminant_members(ctx, matrix, proteins, mask, var) -> None:
+    """Warn about groups removed for a contaminant member the tool did not flag."""
+    idx = np.flatnonzero(mask)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-missing columns
+        level = np.nanmean(matrix[:, idx], axis=0) if matrix.size else np.zeros(idx.size)
+    observed = (~np.isnan(matrix[:, idx])).sum(axis=0) if matrix.size else np.zeros(idx.size)
+    order = idx[np.argsort(-np.nan_to_num(level, nan=-np.inf))]
+    genes = None
+    if var is not None:
+        for col in var.columns:
+            if str(col).lower().replace("_", " ") in ("gene names", "gene name", "genes"):
+                genes = var[col].reset_index(drop=True)
+    shown = []
+    for i in order[:5]:
+        members = str(proteins[i]).split(";")
+        name = members[0] + (f";... ({len(members)} members)" if len(members) > 1 else "")
+        if genes is not None and isinstance(genes.iloc[i], str) and genes.iloc[i].strip():
+            name += f" {genes.iloc[i].split(';')[0]}"
+        shown.append(name)
+    ctx.warn(
+        f"{idx.size} protein groups have a contaminant-database member (CON__...) but are not "
+        f"flagged as contaminants by the tool; {int((observed > 0).sum())} of them hold values. "
+        f"They are removed like the flagged ones (counted as 'contaminant_member'); the most "
+        f"abundant: {shown}. Such groups are often sample proteins that share peptides with "
+        "the contaminant database (serum albumin, apolipoproteins in plasma); to keep them pass "
+        "keep_contaminant_members=True (CLI: --option keep_contaminant_members=true)."
+    )
+
+
 def feature_reasons(
     keys: Sequence[str],
     flags: Mapping[str, np.ndarray | None] | None = None,
     *,
     use_prefixes: bool = True,
 ) -> dict[str, np.ndarray]:
-    """Combine flag columns and id prefixes into one boolean mask per reason."""
+    """Combine flag columns and id prefixes into one boolean mask per reason.
+
+    A group with a contaminant-database member (``CON__``...) is a ``"contaminant"`` when the
+    file has no contaminant flag column. When it has one, such a group that the tool did not flag
+    is a ``"contaminant_member"``: counted and reported apart, since the tool judged the group a
+    sample protein (plasma apolipoproteins share peptides with the contaminant database's serum
+    proteins), though removed by default like the flagged ones.
+    """
     n = len(keys)
     flags = dict(flags or {})
     out: dict[str, np.ndarray] = {}
@@ -68,7 +108,11 @@ def feature_reasons(
         out[reason] = np.zeros(n, dtype=bool) if mask is None else np.asarray(mask, bool).copy()
     if use_prefixes:
         out["decoy"] |= member_mask(keys, DECOY_PREFIXES)
-        out["contaminant"] |= member_mask(keys, CONTAMINANT_PREFIXES)
+        members = member_mask(keys, CONTAMINANT_PREFIXES)
+        if flags.get("contaminant") is None:
+            out["contaminant"] |= members
+        else:
+            out["contaminant_member"] |= members & ~out["contaminant"]
     return out
 
 
@@ -349,9 +393,11 @@ def build_anndata(
         if not mask.any():
             continue
         ids = [p for p, m in zip(proteins, mask, strict=True) if m]
-        if reason in keep:
+        if reason in keep or (reason == "contaminant_member" and "contaminant" in keep):
             ctx.note(f"{len(ids)} {reason.replace('_', ' ')} protein groups kept on request")
             continue
+        if reason == "contaminant_member":
+            _warn_contaminant_members(ctx, matrix, proteins, mask, var)
         ctx.drop(reason, ids)
         keep_cols &= ~mask
     observed = ~np.isnan(matrix).all(axis=0)

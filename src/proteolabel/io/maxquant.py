@@ -216,6 +216,7 @@ def read_maxquant(
     keep_decoys: bool = False,
     keep_contaminants: bool = False,
     keep_site_only: bool = False,
+    keep_contaminant_members: bool = False,
     channel: str | None = None,
 ) -> ad.AnnData:
     """Read a MaxQuant ``proteinGroups.txt``.
@@ -238,6 +239,10 @@ def read_maxquant(
         Keep rows flagged ``+`` in ``Reverse``/``Decoy``, ``Potential contaminant``/
         ``Contaminant`` (or with a ``REV__``/``CON__`` member), ``Only identified by site``.
         By default they are removed and counted in ``uns["read"]["dropped"]``.
+    keep_contaminant_members
+        Keep groups that hold a ``CON__`` member but are not flagged in ``Potential
+        contaminant`` (removed by default, counted as ``contaminant_member`` and listed in a
+        warning: MaxQuant judged them sample proteins, e.g. plasma apolipoproteins).
     channel
         SILAC files: read this channel (``"L"``, ``"M"`` or ``"H"``: the ``Intensity H
         <experiment>`` columns) instead of the per-experiment totals.
@@ -270,6 +275,7 @@ def read_maxquant(
     ) if value_cols else np.empty((len(frame), 0))
     flags = {r: (flag_mask(frame[c]) if c else None) for r, c in flag_cols.items()}
     keep = [r for r, k in (("decoy", keep_decoys), ("contaminant", keep_contaminants),
+                           ("contaminant_member", keep_contaminant_members),
                            ("only_identified_by_site", keep_site_only)) if k]
     proteins = frame[key].astype(str).str.strip().tolist()
     var = frame[var_cols].rename(columns=lambda c: canonical(c).replace(" ", "_"))
