@@ -263,3 +263,22 @@ def test_latent_axis_share_tells_a_line_from_a_plane():
     s_line, s_plane = tl.latent_axis_share(line), tl.latent_axis_share(plane)
     assert s_line[0] > 0.999 and s_line[1] < 1e-6 and abs(sum(s_line) - 1) < 1e-12
     assert min(s_plane) > 0.4
+
+
+def test_scores_on_one_sample_per_group_say_they_are_uninformative():
+    a = ad.AnnData(np.zeros((4, 1)), obs=pd.DataFrame(
+        {"label": ["a", "b", "c", "d"], "cluster": [0, 0, 1, 1]}, index=list("wxyz")))
+    s = tl.score(a, np.ones(4, bool))
+    assert s["completeness"] == pytest.approx(1.0) and s["min_per_class"] == 1
+    assert "by construction" in s["note"]
+    a.obs["label"] = ["a", "a", "b", "b"]
+    assert "note" not in tl.score(a, np.ones(4, bool))
+
+
+def test_one_tune_sample_per_group_is_warned_about(tmp_path):
+    ubi = DATA / "ubiquitin-dep-maxquant"
+    cfg = RunConfig(input=str(ubi / "DiUbi_proteinGroups.tsv"), labels=str(ubi / "DiUbi_ExpDesign.tsv"),
+                    label_column="condition", min_samples=2, tune_fraction=0.34, epochs=2, out=None,
+                    progress=False, classifier=False)
+    with pytest.warns(UserWarning, match="single tune sample"):
+        run(cfg)

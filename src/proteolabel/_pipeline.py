@@ -190,6 +190,17 @@ def run(config: RunConfig | None = None, adata: ad.AnnData | None = None, **kwar
     if has_labels:
         _warn_small_groups(adp, cfg.min_samples)
         tl.select_tune(adp, fraction=cfg.tune_fraction, rng=cfg.seed)
+        tune_counts = adp.obs.loc[adp.obs[K.OBS_TUNE].to_numpy(bool), K.OBS_LABEL].value_counts()
+        tune_counts = tune_counts[tune_counts > 0]
+        if tune_counts.size >= 2 and tune_counts.max() == 1:
+            warnings.warn(
+                f"every one of the {tune_counts.size} tune groups has a single tune sample: "
+                "V-measure then cannot reward putting a group's samples together (completeness "
+                "is 1 whatever the clusters), so eps is chosen by homogeneity alone. Use a larger "
+                "--tune-fraction (at least 2 tune samples per group).",
+                UserWarning,
+                stacklevel=2,
+            )
     else:
         adp.obs[K.OBS_TUNE] = False
     log.info("VAE trained in %.1f s (final loss %.4g); sweeping eps", timings["embed"],
@@ -345,8 +356,12 @@ def _h5ad_safe(o: Any) -> Any:
     return o
 
 
-def cluster_labels(adata: ad.AnnData) -> dict[int, str]:
-    """Name each cluster by the known label most of its tune samples carry."""
+def cluster_labels(adata: ad.AnnData, ties: bool = False):
+    """Name each cluster by the known label most of its tune samples carry.
+
+    Returns ``{cluster: label}``; with ``ties=True`` also the set of clusters whose name was a
+    tie between labels.
+    """
     # Only tune samples decide (the labels the method is given), so that the held-out samples
     # still measure the result honestly; a cluster without tune samples is not named. Ties go
     # to the alphabetically first label (see _label_model.match_clusters_to_labels).
@@ -354,13 +369,15 @@ def cluster_labels(adata: ad.AnnData) -> dict[int, str]:
 
     obs = adata.obs
     if K.OBS_LABEL not in obs:
-        return {}
+        return ({}, set()) if ties else {}
     clusters = obs[K.OBS_CLUSTER].astype(int).to_numpy()
     clusters = np.where(obs[K.OBS_EXCLUDED].to_numpy(bool), -1, clusters)
     labels = obs[K.OBS_LABEL].astype(object).to_numpy()
     labels = np.array([None if pd.isna(v) else str(v) for v in labels], dtype=object)
-    rows = match_clusters_to_labels(clusters, labels, obs[K.OBS_TUNE].to_numpy(bool))
-    return {r["cluster"]: r["label"] for r in rows if r["source"] == "tune"}
+    rows = [r for r in match_clusters_to_labels(clusters, labels, obs[K.OBS_TUNE].to_numpy(bool))
+            if r["source"] == "tune"]
+    names = {r["cluster"]: r["label"] for r in rows}
+    return (names, {r["cluster"] for r in rows if r["tie"]}) if ties else names
 
 
 def labels_table(adata: ad.AnnData) -> pd.DataFrame:
@@ -368,12 +385,13 @@ def labels_table(adata: ad.AnnData) -> pd.DataFrame:
 
     Columns: ``sample``, ``cluster`` (-1 = noise), ``is_noise``, ``is_tune``, ``label`` (the
     known label, where given), ``cluster_label`` (the known label the cluster stands for, from
-    :func:`cluster_labels`; empty for noise and unnamed clusters), ``excluded`` and
-    ``excluded_reason``.
+    :func:`cluster_labels`; empty for noise and unnamed clusters), ``cluster_label_tie``
+    (the cluster's tune samples were split evenly between labels; the alphabetically first
+    was taken), ``excluded`` and ``excluded_reason``.
     """
     obs = adata.obs
     clusters = obs[K.OBS_CLUSTER].astype(int).to_numpy()
-    names = cluster_labels(adata)
+    names, tied = cluster_labels(adata, ties=True)
     df = pd.DataFrame({
         "sample": adata.obs_names.astype(str),
         "cluster": clusters,
@@ -382,6 +400,7 @@ def labels_table(adata: ad.AnnData) -> pd.DataFrame:
         "label": (obs[K.OBS_LABEL].astype(object).to_numpy() if K.OBS_LABEL in obs
                   else np.full(adata.n_obs, None)),
         "cluster_label": [names.get(int(c), "") for c in clusters],
+        "cluster_label_tie": [int(c) in tied for c in clusters],
         "excluded": obs[K.OBS_EXCLUDED].astype(bool).to_numpy(),
         "excluded_reason": obs[K.OBS_EXCLUDED_REASON].astype(str).replace("nan", "").to_numpy(),
     })

@@ -178,7 +178,8 @@ def _report(result, out: Path) -> None:
         click.echo(
             f"  known labels: {c['labelled_samples']} samples in {groups} groups"
             + (f" ({unlabelled} unlabelled)" if unlabelled else "")
-            + f"; {c['tune_samples']} tune eps, {c['heldout_samples']} held out to score it"
+            + f"; {c['tune_samples']} tune samples choose eps, {c['heldout_samples']} are held "
+            "out to score the result"
         )
     share = (info.get("vae") or {}).get("latent_axis_share") or []
     if len(share) >= 2 and share[-1] == share[-1] and share[-1] < 0.01:
@@ -196,6 +197,8 @@ def _report(result, out: Path) -> None:
                 f"completeness {m.get('completeness', float('nan')):.3f}, "
                 f"ARI {m.get('ari', float('nan')):.3f}"
             )
+            if m.get("note"):
+                click.echo(f"           note: {m['note']}")
         else:
             why = (f"{m.get('n_classes', '?')} known groups and {m.get('n_clusters', '?')} clusters "
                    "among them; scores need at least two of each")

@@ -241,6 +241,14 @@ def score(
     res = {k: _plain(v) for k, v in score_partition(y, c).items()}
     res["n_samples"] = int(has.sum())
     res["n_classes"] = len(set(y))
+    per_class = pd.Series(y).value_counts()
+    res["min_per_class"] = int(per_class.min())
+    if per_class.max() == 1:
+        res["note"] = (
+            "one sample per known group: completeness is 1 and ARI 0 by construction, so these "
+            "scores say little; keep at least 2 samples of a group on each side (tune and "
+            "held out) for an informative score"
+        )
     return res
 
 
