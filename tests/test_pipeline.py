@@ -282,3 +282,12 @@ def test_one_tune_sample_per_group_is_warned_about(tmp_path):
                     progress=False, classifier=False)
     with pytest.warns(UserWarning, match="single tune sample"):
         run(cfg)
+
+
+def test_compare_writes_beside_the_run_by_default(tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    _run_cli(["run", str(SKYLINE), "--label-column", "Condition", "--out", str(out),
+              "--epochs", "3", "--min-samples", "2", "--no-classifier"])
+    monkeypatch.chdir(tmp_path)
+    _run_cli(["compare", str(out), "--methods", "dbscan,kmeans"])
+    assert (out / "compare" / "compare.csv").exists() and not (tmp_path / "proteolabel_out").exists()

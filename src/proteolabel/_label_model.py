@@ -907,6 +907,8 @@ class LabelModel:
         from proteolabel.preprocessing import Preprocessor
 
         d = Path(directory)
+        if not (d / LABEL_MODEL_FILE).exists() and (d / "model" / LABEL_MODEL_FILE).exists():
+            d = d / "model"  # a run's output folder: its model lives in OUT/model/
         if not (d / LABEL_MODEL_FILE).exists():
             raise FileNotFoundError(
                 f"{d / LABEL_MODEL_FILE} not found: {d} is not a label model folder (a run "

@@ -31,9 +31,11 @@ def optional_import(module: str, extra: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as exc:  # pragma: no cover - depends on the environment
+        package = module.split(".")[0]
         raise ImportError(
-            f"{module!r} is needed for this feature. Install it with "
-            f"`pip install 'proteolabel[{extra}]'` (or `pip install {module}`)."
+            f"{package!r} is needed for this feature: install the extra {extra!r} (in a "
+            f"checkout: `pip install -e \".[{extra}]\"`; from an index: "
+            f"`pip install 'proteolabel[{extra}]'`), or `pip install {package}`."
         ) from exc
 
 

@@ -183,8 +183,9 @@ def _report(result, out: Path) -> None:
         )
     share = (info.get("vae") or {}).get("latent_axis_share") or []
     if len(share) >= 2 and share[-1] == share[-1] and share[-1] < 0.01:
-        click.echo(f"  latent: effectively {sum(v >= 0.01 for v in share)}-D (its last axis "
-                   f"holds {share[-1] * 100:.2g}% of the spread; see latent.png)")
+        click.echo(f"  latent: effectively {sum(v >= 0.01 for v in share)}-D: the points lie "
+                   f"along a line (its second principal axis holds {share[-1] * 100:.2g}% of the "
+                   "spread; see latent.png)")
     metrics = info["metrics"] or {}
     for name in ("tune", "heldout"):
         m = metrics.get(name)
@@ -200,13 +201,18 @@ def _report(result, out: Path) -> None:
             if m.get("note"):
                 click.echo(f"           note: {m['note']}")
         else:
-            why = (f"{m.get('n_classes', '?')} known groups and {m.get('n_clusters', '?')} clusters "
-                   "among them; scores need at least two of each")
+            nc = m.get("n_clusters", "?")
+            why = (f"{m.get('n_classes', '?')} known groups and {nc} "
+                   f"cluster{'' if nc == 1 else 's'} among them; scores need at least two of each")
             click.echo(f"  {name:8s} ({m['n_samples']} samples): scores undefined ({why})")
     if any((metrics.get(n) or {}).get("defined") for n in ("tune", "heldout")):
         click.echo("  (V-measure: harmonic mean of homogeneity (each cluster holds one label) and "
                    "completeness (each label in one cluster), 1 = perfect; ARI: 0 = chance, "
                    "1 = perfect)")
+    held = metrics.get("heldout") or {}
+    if held.get("defined") and held.get("ari") is not None and held["ari"] < 0.05:
+        click.echo(f"  note: held-out ARI {held['ari']:.3f} is at chance level: the clusters do "
+                   "not recover the known groups on samples not used for tuning")
     if metrics.get("heldout_note"):
         click.echo("  note: " + metrics["heldout_note"])
     clf = info.get("classifier")
@@ -310,7 +316,8 @@ def compare_cmd(ctx, source, labels, label_column, sample_column, fmt, quantity,
 
     SOURCE is either an output folder of `proteolabel run` (its latent, tune samples and
     min_samples are reused) or an input file (the VAE is trained first, as `run` does). Writes
-    compare.csv, compare.png and silhouette.png to OUT.
+    compare.csv, compare.png and silhouette.png to OUT (default for a run folder:
+    SOURCE/compare).
     """
     import anndata as ad
     import matplotlib
@@ -335,6 +342,8 @@ def compare_cmd(ctx, source, labels, label_column, sample_column, fmt, quantity,
                       samples_in=samples_in,
                       reader_options=_merge_reader_options(reader_options, missing_tokens))
         adata = run(cfg).adata
+    if src.is_dir() and ctx.get_parameter_source("out") is click.core.ParameterSource.DEFAULT:
+        out = str(src / "compare")  # beside the run it compares, unless told otherwise
     outp = Path(out)
     outp.mkdir(parents=True, exist_ok=True)
     min_samples = opts["min_samples"]
@@ -387,7 +396,7 @@ def compare_cmd(ctx, source, labels, label_column, sample_column, fmt, quantity,
 @_fail_clearly
 def predict_cmd(model_dir, input, out, fmt, quantity, samples_in, reader_options, missing_tokens,
                 distance_factor, min_probability):
-    """Label the samples of INPUT with the model a run saved in MODEL_DIR (its OUT/model).
+    """Label the samples of INPUT with the model a run saved in MODEL_DIR (OUT/model, or OUT).
 
     Writes predictions.csv (one row per sample: predicted cluster and label, class
     probabilities, latent position, "unlike the training data" flag and reason) and

@@ -88,11 +88,17 @@ def embed(
     final_kl = float(hist["kl"].iloc[-1])
     collapsed = bool(final_kl < COLLAPSE_KL)
     if collapsed:
+        tries = []
+        if est.kl_warmup_epochs == 0:
+            tries.append(f"a KL warm-up (kl_warmup_epochs={max(10, est.epochs // 5)}, "
+                         f"--kl-warmup-epochs {max(10, est.epochs // 5)})")
+        if est.beta > 0.1:
+            tries.append("a lower KL weight (beta=0.1, --beta 0.1)")
+        tries.append("more epochs" if est.epochs < 500 else "another seed")
         warnings.warn(
             f"the VAE's latent carries almost no information: its KL term ended at {final_kl:.3g} "
             f"nats per sample (< {COLLAPSE_KL}), so the encoder maps every sample close to the prior "
-            "(posterior collapse) and clusters will mostly reflect noise. Try a lower KL weight "
-            "(beta=0.1, --beta 0.1), a KL warm-up (--kl-warmup-epochs 100) or more epochs.",
+            f"(posterior collapse) and clusters will mostly reflect noise. Try {', '.join(tries)}.",
             UserWarning,
             stacklevel=2,
         )

@@ -62,7 +62,8 @@ def test_rows_and_columns_layouts(tmp_path, suffix):
 def test_layout_ambiguous_asks_for_samples_in(tmp_path):
     pd.DataFrame({"a": ["x", "y"], "b": [1.0, 2.0], "c": [3.0, 4.0]}).to_csv(tmp_path / "t.csv",
                                                                            index=False)
-    with pytest.raises(ValueError, match="samples_in='rows' or samples_in='columns'"):
+    hint = r"--samples-in rows\|columns on the command line \(samples_in='rows' in Python\)"
+    with pytest.raises(ValueError, match=hint):
         read(tmp_path / "t.csv")
     adata = read(tmp_path / "t.csv", samples_in="columns", id_column="a")
     assert list(adata.obs_names) == ["b", "c"] and list(adata.var_names) == ["x", "y"]

@@ -96,3 +96,22 @@ def test_register_a_reader(tmp_path):
             register_reader("mytool_test", read_mytool)
     finally:
         READERS.pop("mytool_test", None)
+
+
+def test_option_values_of_the_wrong_kind_are_refused(tmp_path):
+    br03 = CASES / "BR-03" / "proteinGroups.txt"
+    with pytest.raises(ValueError, match="keep_contaminants takes true or false, got 'banana'"):
+        read(br03, keep_contaminants="banana")
+    report = DATA / "proteobench-diann-maxquant" / "DIANN_1.9_beta_sample_report.tsv"
+    with pytest.raises(ValueError, match="q_value takes a number"):
+        read(report, q_value="abc")
+    with pytest.raises(ValueError, match=r"q_value=5 is not a q-value.*q_value=0.05"):
+        read(report, q_value=5)
+    with pytest.raises(ValueError, match="sheet applies to Excel workbooks only"):
+        read(br03, sheet="Data")
+
+
+def test_a_wrong_explicit_format_names_the_format_the_file_looks_like():
+    report = DATA / "proteobench-diann-maxquant" / "DIANN_1.9_beta_sample_report.tsv"
+    with pytest.raises(ValueError, match=r"looks like format 'diann'.*drop --format"):
+        read(report, format="maxquant")

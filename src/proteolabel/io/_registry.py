@@ -213,6 +213,12 @@ def read(
     """
     tokens = tuple(MISSING_TOKENS if missing_tokens is None else missing_tokens)
     table_opts = {k: reader_options.pop(k) for k in _TABLE_OPTIONS if k in reader_options}
+    suffix_of = "" if isinstance(path, pd.DataFrame) else _suffix(str(path))
+    for opt, suffixes, what in (("sheet", (".xlsx", ".xlsm", ".xls"), "Excel workbooks"),
+                                ("r_object", (".rda", ".rdata", ".rds"), "R data files")):
+        if opt in table_opts and suffix_of not in suffixes:
+            raise ValueError(f"{path}: option {opt} applies to {what} only, not to a "
+                             f"{suffix_of or 'table'} file.")
     decimal = reader_options.pop("decimal", None)
     display = "<DataFrame>" if isinstance(path, pd.DataFrame) else str(path)
     if format != "infer" and format not in READERS:
@@ -251,13 +257,44 @@ def read(
             f"format {spec.name!r} does not take option(s) {sorted(unknown)}; it accepts "
             f"{sorted(accepted)} (and, for any table: {list(_TABLE_OPTIONS + _VALUE_OPTIONS)})."
         )
+    _check_option_values(spec, options, display)
     source = table if spec.tabular else display
     try:
         return spec.load(source, ctx, **options)
     except ValueError as exc:
         if isinstance(table, ExcelTable) and table.sheet_hint():
             raise ValueError(f"{exc}{table.sheet_hint()}") from exc
+        if format != "infer" and table is not None:
+            try:
+                guess, _ = infer_format(display, table)
+            except ValueError:
+                guess = None
+            if guess and guess != spec.name:
+                raise ValueError(
+                    f"{exc}\nThis file looks like format {guess!r} ({READERS[guess].description}), "
+                    f"not {spec.name!r}: drop --format (format='infer') or pass "
+                    f"--format {guess}."
+                ) from exc
         raise
+
+
+def _check_option_values(spec: ReaderSpec, options: dict, where: str) -> None:
+    """Refuse option values of the wrong kind, naming the option (no silent truthiness)."""
+    params = inspect.signature(spec.load).parameters
+    for name, value in options.items():
+        if name not in params or value is None:
+            continue
+        default = params[name].default
+        if isinstance(default, bool) and not isinstance(value, bool):
+            raise ValueError(f"{where}: option {name} takes true or false, got {value!r}.")
+        if (isinstance(default, int | float) and not isinstance(default, bool)
+                and not isinstance(value, int | float)):
+            raise ValueError(f"{where}: option {name} takes a number, got {value!r}.")
+        if "q_value" in name and isinstance(value, int | float) and not 0 < value <= 1:
+            raise ValueError(
+                f"{where}: option {name}={value!r} is not a q-value, which lies in (0, 1] "
+                f"(for a 5 % threshold give {name}=0.05)."
+            )
 
 
 def _open(path, table_opts: dict) -> Table:

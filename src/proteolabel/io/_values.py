@@ -310,9 +310,11 @@ def _finish(out, raw, column, ctx, zero_is_missing, allow_negative, row_offset) 
         if neg.any():
             i = int(np.flatnonzero(neg)[0])
             raise ctx.error(
-                f"column {column!r} holds a negative value ({out[i]!r}, row "
-                f"{row_offset + i + 1}). Intensities must be on a linear scale; if the table "
-                "is log-transformed, pass log_base=2 (or its base)."
+                f"column {column!r} holds a negative value ({float(out[i]):g}, row "
+                f"{row_offset + i + 1}). Intensities are positive and on a linear scale. If "
+                "this is a proteomics table of log-transformed intensities, pass log_base=2 "
+                "(or its base; CLI: --option log_base=2); if it is not a table of protein "
+                "intensities, proteolabel cannot use it."
             )
     if zero_is_missing:
         zeros = np.flatnonzero(out == 0)

@@ -229,7 +229,8 @@ def _detect_layout(frame: pd.DataFrame, kinds: dict[str, str], id_column: str | 
     raise ctx.error(
         "cannot tell whether samples are rows or columns (no '_' annotation columns, no "
         "'sample'/'protein' id column, no protein accessions in the header or first column). "
-        "Pass samples_in='rows' or samples_in='columns', and id_column=... if needed."
+        "If this is a table of protein intensities, say which: --samples-in rows|columns on "
+        "the command line (samples_in='rows' in Python), and --option id_column=NAME if needed."
     )
 
 
