@@ -291,3 +291,14 @@ def test_compare_writes_beside_the_run_by_default(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     _run_cli(["compare", str(out), "--methods", "dbscan,kmeans"])
     assert (out / "compare" / "compare.csv").exists() and not (tmp_path / "proteolabel_out").exists()
+
+
+def test_run_json_says_how_eps_was_chosen_and_how_stable_it_is(tmp_path):
+    from proteolabel.cluster import NoTuneSamplesWarning
+
+    with pytest.warns(NoTuneSamplesWarning):
+        run(RunConfig(input=str(SKYLINE), epochs=3, min_samples=2, out=str(tmp_path / "o"),
+                      progress=False, classifier=False))
+    rec = json.loads((tmp_path / "o" / "run.json").read_text())["eps_search"]
+    assert rec["rule"] == "unsupervised 'knee' rule" and rec["had_tune_samples"] is False
+    assert 0.0 <= rec["stability"] <= 1.0 and rec["eps_range"][0] <= rec["eps_range"][1]

@@ -249,6 +249,7 @@ def run(config: RunConfig | None = None, adata: ad.AnnData | None = None, **kwar
         "eps": float(search.eps_),
         "min_samples": int(cfg.min_samples),
         "eps_supervised": bool(adp.uns[K.UNS_EPS_SEARCH]["supervised"]),
+        "eps_search": _eps_record(adp.uns[K.UNS_EPS_SEARCH]),
         "metrics": metrics,
         "timings_s": timings,
     }
@@ -270,6 +271,24 @@ def run(config: RunConfig | None = None, adata: ad.AnnData | None = None, **kwar
     else:
         info["timings_s"]["total"] = time.perf_counter() - t0
     return result
+
+
+def _eps_record(uns: Mapping[str, Any]) -> dict[str, Any]:
+    """Describe the eps choice for run.json: how it was made, and how stable it is."""
+    scores = uns.get("scores", {}) or {}
+    return {
+        "rule": ("maximum V-measure on the tune samples" if uns.get("supervised")
+                 else f"unsupervised {uns.get('unsupervised_rule', 'knee')!r} rule"),
+        "had_tune_samples": bool(uns.get("had_tune_samples", False)),
+        "n_eps": int(uns.get("n_eps", 0)),
+        "eps_range": [float(np.min(uns["sweep"]["eps"])), float(np.max(uns["sweep"]["eps"]))]
+        if "sweep" in uns else None,
+        "stability": scores.get("stability"),
+        "stability_note": "mean ARI between the labels at the chosen eps and at its two "
+                          "neighbouring grid values (1: the labels do not change)",
+        "scores_at_chosen_eps": {k: scores.get(k) for k in (
+            "n_clusters", "n_noise", "v_measure", "homogeneity", "completeness", "ari", "ami")},
+    }
 
 
 def _warn_small_groups(adata: ad.AnnData, min_samples: int) -> None:

@@ -171,6 +171,12 @@ def _report(result, out: Path) -> None:
         f"{'chosen on tune samples' if info.get('eps_supervised') else 'unsupervised rule'}): "
         f"{c['clusters']} cluster{plural}, {c['noise_samples']} noise samples."
     )
+    eps_info = info.get("eps_search") or {}
+    if not info.get("eps_supervised") and eps_info.get("stability") is not None:
+        st = eps_info["stability"]
+        click.echo(f"  eps by the {eps_info['rule'].replace('unsupervised ', '')}: labels at the "
+                   f"neighbouring eps values agree with ARI {st:.2f} (1 = unchanged); "
+                   "labelled tune samples would choose eps more reliably")
     if c.get("labelled_samples"):
         obs = result.adata.obs
         groups = obs["label"].dropna().nunique() if "label" in obs else 0
