@@ -302,3 +302,24 @@ def test_run_json_says_how_eps_was_chosen_and_how_stable_it_is(tmp_path):
     rec = json.loads((tmp_path / "o" / "run.json").read_text())["eps_search"]
     assert rec["rule"] == "unsupervised 'knee' rule" and rec["had_tune_samples"] is False
     assert 0.0 <= rec["stability"] <= 1.0 and rec["eps_range"][0] <= rec["eps_range"][1]
+
+
+def test_consensus_over_seeds_adds_agreement_per_sample(tmp_path):
+    ubi = DATA / "ubiquitin-dep-maxquant"
+    res = run(RunConfig(input=str(ubi / "DiUbi_proteinGroups.tsv"),
+                        labels=str(ubi / "DiUbi_ExpDesign.tsv"), label_column="condition",
+                        min_samples=2, tune_fraction=0.67, epochs=3, consensus_runs=3,
+                        out=str(tmp_path / "o"), progress=False, classifier=False))
+    cons = res.info["consensus"]
+    assert cons["n_runs"] == 3 and len(cons["seeds"]) == 2 and len(cons["eps"]) == 3
+    assert -1 <= cons["mean_pairwise_ari"] <= 1
+    labels = pd.read_csv(tmp_path / "o" / "labels.csv")
+    assert {"consensus_cluster", "agreement"} <= set(labels.columns)
+    # agreement is a share of 3 runs: 1/3, 2/3 or 1
+    assert set(np.round(labels["agreement"] * 3).astype(int)) <= {1, 2, 3}
+    again = run(RunConfig(input=str(ubi / "DiUbi_proteinGroups.tsv"),
+                          labels=str(ubi / "DiUbi_ExpDesign.tsv"), label_column="condition",
+                          min_samples=2, tune_fraction=0.67, epochs=3, consensus_runs=3,
+                          out=None, progress=False, classifier=False))
+    assert again.info["consensus"]["seeds"] == cons["seeds"]  # same seed, same extra runs
+    np.testing.assert_array_equal(again.adata.obs["consensus_cluster"], res.adata.obs["consensus_cluster"])

@@ -52,6 +52,7 @@ class RunConfig:
     progress: bool = True
     reader_options: dict[str, Any] = field(default_factory=dict)
     classifier: bool = True
+    consensus_runs: int = 0
 
 
 @dataclass
@@ -208,6 +209,18 @@ def run(config: RunConfig | None = None, adata: ad.AnnData | None = None, **kwar
     search = tl.tune_eps(adp, min_samples=cfg.min_samples, n_eps=cfg.n_eps)
     timings["cluster"] = time.perf_counter() - t
 
+    if cfg.consensus_runs >= 2:
+        log.info("consensus: training %d more VAEs with other seeds", cfg.consensus_runs - 1)
+        t = time.perf_counter()
+        tl.consensus(
+            adp, cfg.consensus_runs, random_state=cfg.seed, min_samples=cfg.min_samples,
+            n_eps=cfg.n_eps, verbose=cfg.progress, epochs=cfg.epochs,
+            batch_size=cfg.batch_size, learning_rate=cfg.learning_rate, beta=cfg.beta,
+            kl_warmup_epochs=cfg.kl_warmup_epochs, n_latent=cfg.n_latent, device=cfg.device,
+            precision=cfg.precision,
+        )
+        timings["consensus"] = time.perf_counter() - t
+
     tune_mask = adp.obs[K.OBS_TUNE].to_numpy(bool)
     labelled = (adp.obs[K.OBS_LABEL].notna().to_numpy() if has_labels
                 else np.zeros(adp.n_obs, bool))
@@ -250,6 +263,8 @@ def run(config: RunConfig | None = None, adata: ad.AnnData | None = None, **kwar
         "min_samples": int(cfg.min_samples),
         "eps_supervised": bool(adp.uns[K.UNS_EPS_SEARCH]["supervised"]),
         "eps_search": _eps_record(adp.uns[K.UNS_EPS_SEARCH]),
+        "consensus": ({k: v for k, v in adp.uns["consensus"].items()}
+                      if "consensus" in adp.uns else None),
         "metrics": metrics,
         "timings_s": timings,
     }
@@ -406,7 +421,8 @@ def labels_table(adata: ad.AnnData) -> pd.DataFrame:
     known label, where given), ``cluster_label`` (the known label the cluster stands for, from
     :func:`cluster_labels`; empty for noise and unnamed clusters), ``cluster_label_tie``
     (the cluster's tune samples were split evenly between labels; the alphabetically first
-    was taken), ``excluded`` and ``excluded_reason``.
+    was taken), ``excluded`` and ``excluded_reason``; after a consensus (see
+    :func:`proteolabel.tl.consensus`) also ``consensus_cluster`` and ``agreement``.
     """
     obs = adata.obs
     clusters = obs[K.OBS_CLUSTER].astype(int).to_numpy()
@@ -420,6 +436,8 @@ def labels_table(adata: ad.AnnData) -> pd.DataFrame:
                   else np.full(adata.n_obs, None)),
         "cluster_label": [names.get(int(c), "") for c in clusters],
         "cluster_label_tie": [int(c) in tied for c in clusters],
+        **({"consensus_cluster": obs["consensus_cluster"].astype(int).to_numpy(),
+            "agreement": obs["agreement"].to_numpy(float)} if "consensus_cluster" in obs else {}),
         "excluded": obs[K.OBS_EXCLUDED].astype(bool).to_numpy(),
         "excluded_reason": obs[K.OBS_EXCLUDED_REASON].astype(str).replace("nan", "").to_numpy(),
     })

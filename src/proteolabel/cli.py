@@ -150,6 +150,10 @@ def _run_options(fn):
                      help="'auto' (GPU if present), 'cpu', 'cuda' or 'cuda:N'."),
         click.option("--precision", type=click.Choice(["float32", "bfloat16"]), default="float32",
                      show_default=True, help="Precision of the VAE's matrix products."),
+        click.option("--consensus-runs", type=click.IntRange(0), default=0, show_default=True,
+                     help="Train the VAE this many times in all (other seeds), cluster each, "
+                          "and add a consensus cluster and per-sample agreement to labels.csv "
+                          "(0: off)."),
         click.option("--no-classifier", "no_classifier", is_flag=True,
                      help="Do not train the classifier on the clusters (no model for "
                           "`proteolabel predict`)."),
@@ -216,11 +220,17 @@ def _report(result, out: Path) -> None:
                    "completeness (each label in one cluster), 1 = perfect; ARI: 0 = chance, "
                    "1 = perfect)")
     held = metrics.get("heldout") or {}
-    if held.get("defined") and held.get("ari") is not None and held["ari"] < 0.05:
+    if (held.get("defined") and held.get("ari") is not None and held["ari"] < 0.05
+            and not held.get("note")):
         click.echo(f"  note: held-out ARI {held['ari']:.3f} is at chance level: the clusters do "
                    "not recover the known groups on samples not used for tuning")
     if metrics.get("heldout_note"):
         click.echo("  note: " + metrics["heldout_note"])
+    cons = info.get("consensus")
+    if cons:
+        click.echo(f"  consensus of {cons['n_runs']} VAE runs (other seeds): mean ARI between "
+                   f"runs {cons['mean_pairwise_ari']:.2f}, median per-sample agreement "
+                   f"{cons['median_agreement']:.2f} (labels.csv: consensus_cluster, agreement)")
     clf = info.get("classifier")
     if clf and clf.get("trained") and clf["cv"].get("defined"):
         click.echo(

@@ -224,6 +224,76 @@ def tune_eps(
     return search
 
 
+def consensus(
+    adata: ad.AnnData,
+    n_runs: int = 5,
+    *,
+    random_state: int | None = 0,
+    label_key: str = K.OBS_LABEL,
+    tune_key: str = K.OBS_TUNE,
+    use_rep: str = K.OBSM_LATENT,
+    min_samples: int = 10,
+    n_eps: int = 100,
+    verbose: bool = False,
+    **vae_params: Any,
+):
+    """Retrain the VAE with other seeds, cluster each latent, and report a consensus.
+
+    The latent in ``obsm[use_rep]`` is run 0; ``n_runs - 1`` more VAEs are trained on the same
+    samples with seeds drawn from ``random_state`` (and the same ``vae_params``), each latent
+    is clustered by the eps search with the same tune labels, and the runs' labels are aligned
+    to run 0 (see :func:`proteolabel.cluster.consensus_labels`).
+
+    Returns
+    -------
+    :class:`proteolabel.cluster.Consensus`. Writes ``obs["consensus_cluster"]`` (the most
+    frequent aligned cluster, -1 = noise or excluded), ``obs["agreement"]`` (share of runs that
+    put the sample in that cluster: how often it lands with the same group) and
+    ``uns["consensus"]`` (seeds, each run's eps, the pairwise ARI between runs and its mean).
+
+    """
+    from proteolabel.cluster import EpsSearch, consensus_labels
+    from proteolabel.models import VAEEmbedder
+
+    if n_runs < 2:
+        raise ValueError(f"a consensus needs at least 2 runs, got n_runs={n_runs}")
+    keep = _included(adata)
+    X = np.asarray(adata.X, dtype=np.float32)[keep]
+    gen = as_generator(random_state)
+    seeds = [int(v) for v in gen.integers(0, 2**31 - 1, size=n_runs - 1)]
+    latents = [np.asarray(adata.obsm[use_rep])[keep]]
+    for seed in seeds:
+        est = VAEEmbedder(random_state=seed, verbose=verbose, **vae_params).fit(X)
+        latents.append(est.transform(X))
+    y = None
+    if tune_key in adata.obs and label_key in adata.obs and adata.obs[tune_key].any():
+        lab = adata.obs[label_key].astype(object).to_numpy()
+        y = np.where(adata.obs[tune_key].to_numpy(bool) & pd.notna(lab), lab, None)[keep]
+    with warnings.catch_warnings():
+        # every run repeats the eps search's own warnings (no tune samples...); the main run
+        # has shown them once already
+        warnings.simplefilter("ignore")
+        res = consensus_labels(latents, y, estimator=EpsSearch(min_samples=min_samples,
+                                                               n_eps=n_eps))
+    cons = np.full(adata.n_obs, -1, dtype=int)
+    cons[keep] = res.labels
+    agree = np.full(adata.n_obs, np.nan)
+    agree[keep] = res.agreement
+    adata.obs["consensus_cluster"] = cons
+    adata.obs["agreement"] = agree
+    ari = res.pairwise_ari.to_numpy()
+    off = ari[~np.eye(ari.shape[0], dtype=bool)]
+    adata.uns["consensus"] = {
+        "n_runs": int(n_runs),
+        "seeds": seeds,
+        "eps": [float(e) for e in res.eps],
+        "pairwise_ari": ari,
+        "mean_pairwise_ari": float(off.mean()),
+        "median_agreement": float(np.median(res.agreement)),
+    }
+    return res
+
+
 def score(
     adata: ad.AnnData,
     mask: np.ndarray,
