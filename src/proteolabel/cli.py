@@ -472,6 +472,10 @@ def _number_list(kind):
               help="Features per sample.")
 @click.option("--embedding", type=click.Choice(["vae", "pca"]), default="vae", show_default=True,
               help="The method's VAE, or PCA as a linear reference.")
+@click.option("--beta", type=click.FloatRange(0), default=1.0, show_default=True,
+              help="Weight of the VAE's KL term (the method: 1; lower against collapse).")
+@click.option("--kl-warmup-epochs", type=click.IntRange(0), default=0, show_default=True,
+              help="Epochs over which the KL weight rises from 0 to --beta.")
 @click.option("--jobs", "-j", type=int, default=-1, show_default=True,
               help="Processes for distinct settings (-1: every core).")
 @click.option("--device", default="auto", show_default=True,
@@ -479,7 +483,7 @@ def _number_list(kind):
 @click.pass_context
 @_fail_clearly
 def study_cmd(ctx, name, out, quick, seeds, epochs, sizes, informative, snr, features,
-              embedding, jobs, device):
+              embedding, beta, kl_warmup_epochs, jobs, device):
     """Run one of the method's synthetic studies; write NAME.csv, NAME.png and NAME.json.
 
     \b
@@ -498,7 +502,8 @@ def study_cmd(ctx, name, out, quick, seeds, epochs, sizes, informative, snr, fea
 
     table = run_study(name, out, sizes=sizes, informative=informative, snr=snr, seeds=seeds,
                       epochs=epochs, quick=quick, n_jobs=jobs, progress=ctx.obj["progress"],
-                      n_features=features, embedding=embedding, device=device)
+                      n_features=features, embedding=embedding, device=device,
+                      vae_params={"beta": beta, "kl_warmup_epochs": kl_warmup_epochs})
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         click.echo(summarize_study(name, table).to_string(
             index=False, float_format=lambda v: f"{v:.4g}"))
