@@ -1,0 +1,111 @@
+"""Edge cases a demanding user hits: tiny or empty inputs, odd labels, odd settings, the API."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from proteolabel._pipeline import run
+from proteolabel.cli import main
+from proteolabel.models import VAEEmbedder, resolve_device
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*posterior collapse:UserWarning")
+
+FAST = {"epochs": 2, "progress": False, "n_eps": 20}
+
+
+def _intensities(n_per=(10, 10, 10), p=24, seed=0) -> pd.DataFrame:
+    """Linear intensities of three groups that differ in a block of proteins each."""
+    rng = np.random.default_rng(seed)
+    blocks = []
+    for g, n in enumerate(n_per):
+        base = rng.uniform(15, 25, p)
+        base[g * 6:(g + 1) * 6] += 4
+        blocks.append(2 ** (base + rng.normal(0, 0.3, (n, p))))
+    X = np.vstack(blocks)
+    X[rng.random(X.shape) < 0.1] = np.nan
+    df = pd.DataFrame(X, index=[f"S{i:03d}" for i in range(len(X))],
+                      columns=[f"P{j}" for j in range(p)])
+    df.index.name = "sample"
+    return df
+
+
+def _groups(n_per=(10, 10, 10)) -> list[str]:
+    return [f"g{g}" for g, n in enumerate(n_per) for _ in range(n)]
+
+
+@pytest.fixture
+def data_csv(tmp_path):
+    path = tmp_path / "data.csv"
+    _intensities().to_csv(path)
+    labels = tmp_path / "labels.csv"
+    pd.DataFrame({"sample": _intensities().index, "group": _groups()}).to_csv(labels, index=False)
+    return path, labels
+
+
+def _cli(args):
+    return CliRunner().invoke(main, ["-q", *args])
+
+
+def _one_line_error(res) -> str:
+    """The CLI failed with one clear ``Error:`` line and no traceback."""
+    assert res.exit_code != 0
+    assert "Traceback" not in res.output
+    errors = [line for line in res.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, res.output
+    return errors[0]
+
+
+def test_device_names_are_read_in_any_case():
+    assert resolve_device("CPU").type == "cpu"
+    assert resolve_device(" Auto ").type in ("cpu", "cuda")
+
+
+def test_a_kl_warm_up_longer_than_training_is_warned_about():
+    X = np.random.default_rng(0).random((20, 6)).astype(np.float32)
+    with pytest.warns(UserWarning, match=r"kl_warmup_epochs=50 is more than epochs=5.*0\.1 x"):
+        VAEEmbedder(epochs=5, kl_warmup_epochs=50, random_state=0).fit(X)
+
+
+def test_vae_embedder_names_its_output_features_and_sets_pandas_output():
+    X = np.random.default_rng(0).random((20, 6)).astype(np.float32)
+    est = VAEEmbedder(epochs=2, encoder_layers=(8,), random_state=0)
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        est.get_feature_names_out()
+    est.fit(X)
+    assert list(est.get_feature_names_out()) == ["vaeembedder0", "vaeembedder1"]
+    out = VAEEmbedder(epochs=2, encoder_layers=(8,), random_state=0).set_output(
+        transform="pandas").fit_transform(X)
+    assert isinstance(out, pd.DataFrame) and list(out.columns) == ["vaeembedder0", "vaeembedder1"]
+
+
+def test_vae_config_is_strict_json_and_loads_back(tmp_path):
+    X = np.random.default_rng(0).random((20, 6)).astype(np.float32)
+    est = VAEEmbedder(epochs=2, encoder_layers=(8,), random_state=0).fit(X)
+    est.save(tmp_path)
+
+    def refuse(token):
+        raise ValueError(f"{token} is not JSON")
+
+    config = json.loads((tmp_path / "vae_config.json").read_text(), parse_constant=refuse)
+    assert config["history"]["val_loss"] == [None, None]
+    back = VAEEmbedder.load(tmp_path)
+    assert back.history_["val_loss"].isna().all()
+    assert back.history_["val_loss"].dtype == float
+
+
+@pytest.fixture
+def small_run(tmp_path, data_csv):
+    path, labels = data_csv
+    out = tmp_path / "run"
+    run(input=str(path), labels=str(labels), label_column="group", min_samples=3,
+        tune_fraction=0.5, out=str(out), classifier=False, **FAST)
+    return out
+
+
