@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from proteolabel import pp, tl
 from proteolabel._pipeline import run
 from proteolabel.cli import main
+from proteolabel.io import read
 from proteolabel.models import VAEEmbedder, resolve_device
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*posterior collapse:UserWarning")
@@ -60,6 +63,17 @@ def _one_line_error(res) -> str:
     return errors[0]
 
 
+@pytest.mark.filterwarnings("ignore:every one of the 3 tune groups:UserWarning")
+def test_one_sample_per_group_note_does_not_contradict_the_ari(data_csv):
+    path, labels = data_csv
+    res = run(input=str(path), labels=str(labels), label_column="group", min_samples=3,
+              tune_fraction=0.01, out=None, classifier=False, **FAST)
+    tune = res.info["metrics"]["tune"]
+    assert tune["n_samples"] == 3 and "by construction" in tune["note"]
+    assert tune["ari"] in (0.0, 1.0)
+    assert "ARI is 0, or 1" in tune["note"]
+
+
 def test_device_names_are_read_in_any_case():
     assert resolve_device("CPU").type == "cpu"
     assert resolve_device(" Auto ").type in ("cpu", "cuda")
@@ -69,6 +83,20 @@ def test_a_kl_warm_up_longer_than_training_is_warned_about():
     X = np.random.default_rng(0).random((20, 6)).astype(np.float32)
     with pytest.warns(UserWarning, match=r"kl_warmup_epochs=50 is more than epochs=5.*0\.1 x"):
         VAEEmbedder(epochs=5, kl_warmup_epochs=50, random_state=0).fit(X)
+
+
+def test_the_collapse_advice_suggests_a_warm_up_within_the_training(data_csv):
+    path, _ = data_csv
+    adp = pp.preprocess(read(path))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tl.embed(adp, epochs=5, random_state=0)
+    collapse = [str(w.message) for w in caught if "posterior collapse" in str(w.message)]
+    assert collapse, "expected the latent of 5 epochs to collapse"
+    for msg in collapse:
+        if "kl_warmup_epochs=" in msg:
+            n = int(msg.split("kl_warmup_epochs=")[1].split(",")[0].rstrip(")"))
+            assert n <= 5 // 2
 
 
 def test_vae_embedder_names_its_output_features_and_sets_pandas_output():
@@ -98,6 +126,20 @@ def test_vae_config_is_strict_json_and_loads_back(tmp_path):
     back = VAEEmbedder.load(tmp_path)
     assert back.history_["val_loss"].isna().all()
     assert back.history_["val_loss"].dtype == float
+
+
+def test_embed_on_unpreprocessed_data_says_to_preprocess(data_csv):
+    path, _ = data_csv
+    with pytest.raises(ValueError, match=r"adata\.X holds a non-finite value.*pp\.preprocess"):
+        tl.embed(read(path), epochs=1)
+    with pytest.raises(ValueError, match=r"non-finite.*NaN"):
+        VAEEmbedder(epochs=1).fit(np.full((4, 3), np.nan))
+
+
+def test_tune_eps_without_a_latent_says_to_embed_first(data_csv):
+    path, _ = data_csv
+    with pytest.raises(ValueError, match=r"obsm\['X_vae'\] not found.*tl\.embed"):
+        tl.tune_eps(pp.preprocess(read(path)))
 
 
 @pytest.fixture
