@@ -63,6 +63,21 @@ def _one_line_error(res) -> str:
     return errors[0]
 
 
+def test_input_with_no_observed_value_is_a_clear_error(tmp_path):
+    empty = _intensities()
+    empty.iloc[:, :] = np.nan
+    path = tmp_path / "empty.csv"
+    empty.to_csv(path)
+    with pytest.raises(ValueError, match=r"no protein columns.*no_values"):
+        run(input=str(path), out=None, **FAST)
+    from proteolabel.preprocessing import Preprocessor
+
+    with pytest.raises(ValueError, match=r"0 feature.*no protein columns"):
+        Preprocessor().fit(pd.DataFrame(index=["a", "b"]))
+    line = _one_line_error(_cli(["run", str(path), "--epochs", "2", "--out", str(tmp_path / "o")]))
+    assert "no protein columns" in line and "at least one array" not in line
+
+
 @pytest.mark.filterwarnings("ignore:every one of the 3 tune groups:UserWarning")
 def test_one_sample_per_group_note_does_not_contradict_the_ari(data_csv):
     path, labels = data_csv
