@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from proteolabel import pp, tl
-from proteolabel._pipeline import run
+from proteolabel._pipeline import RunConfig, run
 from proteolabel.cli import main
 from proteolabel.io import read
 from proteolabel.models import VAEEmbedder, resolve_device
@@ -78,6 +78,52 @@ def test_input_with_no_observed_value_is_a_clear_error(tmp_path):
     assert "no protein columns" in line and "at least one array" not in line
 
 
+def test_min_samples_above_the_sample_count_fails_before_training(monkeypatch, data_csv):
+    path, _ = data_csv
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the VAE was trained although no cluster could be found")
+
+    monkeypatch.setattr(tl, "embed", no_training)
+    with pytest.raises(ValueError, match=r"min_samples=31 is more than the 30 samples.*"
+                                         r"--min-samples 15"):
+        run(input=str(path), min_samples=31, out=None, **FAST)
+
+
+def test_excluded_labelled_samples_are_not_counted_as_held_out(data_csv):
+    path, labels = data_csv
+    adata = read(path)
+    adata.X[:3] = np.nan  # three labelled samples with nothing observed: excluded
+    res = run(input=str(path), adata=adata, labels=str(labels), label_column="group",
+              min_samples=3, tune_fraction=1.0, out=None, **FAST)
+    c = res.info["counts"]
+    assert c["samples_excluded"] == 3 and c["labelled_excluded"] == 3
+    assert c["tune_samples"] == 27
+    assert c["heldout_samples"] == 0 == res.info["metrics"]["heldout"]["n_samples"]
+    assert "heldout_note" in res.info["metrics"]  # every usable labelled sample tuned eps
+
+
+def test_integer_labels_with_gaps_keep_their_text(tmp_path):
+    df = _intensities()
+    stage = pd.array([1] * 10 + [2] * 10 + [3] * 10, dtype="Int64")
+    stage[::4] = pd.NA  # a gap makes pandas read the column as floats 1.0, NaN, 2.0
+    df.insert(0, "_stage", stage)
+    path = tmp_path / "annotated.csv"
+    df.to_csv(path)
+    assert ",1," in path.read_text().splitlines()[2]  # the file says 1, not 1.0
+    res = run(input=str(path), label_column="_stage", min_samples=3, tune_fraction=0.5,
+              out=str(tmp_path / "o"), classifier=False, **FAST)
+    assert sorted(res.adata.obs["label"].dropna().unique()) == ["1", "2", "3"]
+    out = pd.read_csv(tmp_path / "o" / "labels.csv", dtype=str)
+    assert set(out["label"].dropna()) == {"1", "2", "3"}
+    from proteolabel._pipeline import attach_labels
+
+    a = read(tmp_path / "annotated.csv")
+    attach_labels(a, pd.Series([np.nan, 2.0, 2.5] + [1.0] * 27, index=a.obs_names))
+    first = [None if pd.isna(v) else v for v in a.obs["label"].iloc[:4]]
+    assert first == [None, "2", "2.5", "1"]
+
+
 @pytest.mark.filterwarnings("ignore:every one of the 3 tune groups:UserWarning")
 def test_one_sample_per_group_note_does_not_contradict_the_ari(data_csv):
     path, labels = data_csv
@@ -87,6 +133,17 @@ def test_one_sample_per_group_note_does_not_contradict_the_ari(data_csv):
     assert tune["n_samples"] == 3 and "by construction" in tune["note"]
     assert tune["ari"] in (0.0, 1.0)
     assert "ARI is 0, or 1" in tune["note"]
+
+
+@pytest.mark.parametrize("device", ["tpu", "cuda:x", "meta", "mps"])
+def test_an_unusable_device_is_a_clear_error_before_anything_runs(tmp_path, device):
+    with pytest.raises(ValueError, match=f"device='{device}'"):
+        resolve_device(device)
+    # checked first: before the (here missing) input is read
+    with pytest.raises(ValueError, match="device="):
+        run(input=str(tmp_path / "not-there.csv"), device=device, out=None)
+    res = _cli(["run", __file__, "--device", device, "--out", str(tmp_path / "o")])
+    assert "device=" in _one_line_error(res)
 
 
 def test_device_names_are_read_in_any_case():
@@ -112,6 +169,28 @@ def test_the_collapse_advice_suggests_a_warm_up_within_the_training(data_csv):
         if "kl_warmup_epochs=" in msg:
             n = int(msg.split("kl_warmup_epochs=")[1].split(",")[0].rstrip(")"))
             assert n <= 5 // 2
+
+
+@pytest.mark.filterwarnings("ignore:No tune samples")
+def test_run_keyword_arguments_override_a_config(data_csv):
+    path, _ = data_csv
+    cfg = RunConfig(input=str(path), epochs=3, min_samples=3, out=None, progress=False,
+                    classifier=False)
+    res = run(cfg, epochs=1)
+    assert res.info["vae"]["n_epochs"] == 1 and res.info["config"]["epochs"] == 1
+    assert cfg.epochs == 3  # the caller's config is left as it was
+    with pytest.raises(TypeError, match="epoch"):
+        run(cfg, epoch=1)
+
+
+@pytest.mark.filterwarnings("ignore:No tune samples")
+def test_run_without_a_seed_draws_one_and_records_it(data_csv):
+    path, _ = data_csv
+    res = run(input=str(path), seed=None, min_samples=3, out=None, classifier=False, **FAST)
+    seed = res.info["seed"]
+    assert isinstance(seed, int) and res.info["config"]["seed"] == seed
+    again = run(input=str(path), seed=seed, min_samples=3, out=None, classifier=False, **FAST)
+    np.testing.assert_array_equal(res.adata.obsm["X_vae"], again.adata.obsm["X_vae"])
 
 
 def test_vae_embedder_names_its_output_features_and_sets_pandas_output():
