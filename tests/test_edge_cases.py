@@ -63,6 +63,7 @@ def _one_line_error(res) -> str:
     return errors[0]
 
 
+# -- inputs -------------------------------------------------------------------------------------
 def test_input_with_no_observed_value_is_a_clear_error(tmp_path):
     empty = _intensities()
     empty.iloc[:, :] = np.nan
@@ -103,6 +104,7 @@ def test_excluded_labelled_samples_are_not_counted_as_held_out(data_csv):
     assert "heldout_note" in res.info["metrics"]  # every usable labelled sample tuned eps
 
 
+# -- labels -------------------------------------------------------------------------------------
 def test_integer_labels_with_gaps_keep_their_text(tmp_path):
     df = _intensities()
     stage = pd.array([1] * 10 + [2] * 10 + [3] * 10, dtype="Int64")
@@ -135,6 +137,7 @@ def test_one_sample_per_group_note_does_not_contradict_the_ari(data_csv):
     assert "ARI is 0, or 1" in tune["note"]
 
 
+# -- settings -----------------------------------------------------------------------------------
 @pytest.mark.parametrize("device", ["tpu", "cuda:x", "meta", "mps"])
 def test_an_unusable_device_is_a_clear_error_before_anything_runs(tmp_path, device):
     with pytest.raises(ValueError, match=f"device='{device}'"):
@@ -193,6 +196,7 @@ def test_run_without_a_seed_draws_one_and_records_it(data_csv):
     np.testing.assert_array_equal(res.adata.obsm["X_vae"], again.adata.obsm["X_vae"])
 
 
+# -- the API on arrays and AnnData --------------------------------------------------------------
 def test_vae_embedder_names_its_output_features_and_sets_pandas_output():
     X = np.random.default_rng(0).random((20, 6)).astype(np.float32)
     est = VAEEmbedder(epochs=2, encoder_layers=(8,), random_state=0)
@@ -236,6 +240,7 @@ def test_tune_eps_without_a_latent_says_to_embed_first(data_csv):
         tl.tune_eps(pp.preprocess(read(path)))
 
 
+# -- predict, compare, study ---------------------------------------------------------------------
 @pytest.fixture
 def small_run(tmp_path, data_csv):
     path, labels = data_csv
@@ -245,3 +250,40 @@ def small_run(tmp_path, data_csv):
     return out
 
 
+def test_predict_with_a_run_that_trained_no_classifier_says_why(small_run, data_csv):
+    path, _ = data_csv
+    for folder in (small_run, small_run / "model"):
+        line = _one_line_error(_cli(["predict", str(folder), str(path), "--out",
+                                     str(small_run.parent / "p")]))
+        assert "no classifier" in line and "--no-classifier" in line
+
+
+def test_compare_methods_are_read_leniently_and_checked_first(small_run):
+    res = _cli(["compare", str(small_run), "--methods", "DBSCAN, gaussian-mixture"])
+    assert res.exit_code == 0, res.output
+    table = pd.read_csv(small_run / "compare" / "compare.csv", index_col=0)
+    assert list(table.index) == ["dbscan", "gaussian_mixture"]
+    assert "silhouette.png" not in res.output  # no k-means: no silhouette curve written
+    assert not (small_run / "compare" / "silhouette.png").exists()
+    for bad, expect in (("dbscn", "did you mean 'dbscan'"), (" , ", "names no clusterer")):
+        res = _cli(["compare", str(small_run), "--methods", bad])
+        assert res.exit_code == 2 and expect in res.output and "Traceback" not in res.output
+
+
+def test_study_figures_with_snr_zero_have_no_log_scale_warning():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from proteolabel.studies._plot import plot_separation
+
+    for grid in ((0.0,), (0.0, 1.0, 2.0)):  # `study snr --snr 0` and a grid from 0
+        rows = [{"snr": s, "seed": seed, "n_samples": 100, "centre_distance": 0.1 + s,
+                 "separation": 0.2 + s, "silhouette": 0.1, "dbscan_v_measure": 0.2}
+                for s in grid for seed in (0, 1)]
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            fig = plot_separation(pd.DataFrame(rows), "snr", None, "snr")
+            fig.canvas.draw()
+        plt.close(fig)
