@@ -910,6 +910,23 @@ class LabelModel:
         if not (d / LABEL_MODEL_FILE).exists() and (d / "model" / LABEL_MODEL_FILE).exists():
             d = d / "model"  # a run's output folder: its model lives in OUT/model/
         if not (d / LABEL_MODEL_FILE).exists():
+            run_model = next((m for m in (d, d / "model") if (m / "vae_config.json").exists()),
+                             None)
+            if run_model is not None:
+                run_json = run_model.parent / "run.json" if run_model.name == "model" else None
+                why = ""
+                if run_json is not None and run_json.exists():
+                    try:
+                        rec = json.loads(run_json.read_text()).get("classifier") or {}
+                    except ValueError:
+                        rec = {}
+                    why = f" ({rec['reason']})" if rec.get("reason") else (
+                        " (it was run with --no-classifier)" if not rec else "")
+                raise FileNotFoundError(
+                    f"{run_model} holds a run's model but no classifier to label new samples: "
+                    f"that run trained none{why}. Run `proteolabel run` again without "
+                    "--no-classifier, with settings that find at least two clusters"
+                )
             raise FileNotFoundError(
                 f"{d / LABEL_MODEL_FILE} not found: {d} is not a label model folder (a run "
                 "writes one to OUT/model/ when its classifier is trained)"

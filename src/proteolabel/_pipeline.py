@@ -8,7 +8,7 @@ import platform
 import time
 import warnings
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -110,11 +110,28 @@ def attach_labels(
         source = f"label file {str(labels)!r}" + (f", column {label_column!r}" if label_column else "")
     series = series.reindex(adata.obs_names)
     values = series.astype(object).where(series.notna(), None)
-    values = values.map(lambda v: None if v is None or str(v).strip() == "" else str(v))
+    values = values.map(_label_text)
     if K.OBS_LABEL in adata.obs and label_column != K.OBS_LABEL:
         adata.obs[K.OBS_LABEL + "_input"] = adata.obs[K.OBS_LABEL]
     adata.obs[K.OBS_LABEL] = pd.Categorical(values)
     return source
+
+
+def _label_text(v: Any) -> str | None:
+    """Return a known label as text: None for missing or blank, whole numbers without ``.0``.
+
+    A column of integer labels with a gap is read as floats (1.0, NaN, 2.0); its labels are
+    still ``"1"`` and ``"2"``, as written in the file.
+    """
+    if v is None:
+        return None
+    if isinstance(v, float | np.floating):
+        if not np.isfinite(v):
+            return None
+        if float(v).is_integer():
+            return str(int(v))
+    text = str(v)
+    return None if text.strip() == "" else text
 
 
 def _versions() -> dict[str, str]:
@@ -149,7 +166,21 @@ def run(config: RunConfig | None = None, adata: ad.AnnData | None = None, **kwar
     from proteolabel import pp, tl
     from proteolabel.io import read
 
-    cfg = config if config is not None else RunConfig(**kwargs)
+    if config is None:
+        cfg = RunConfig(**kwargs)
+    else:  # keyword arguments override the config's fields (never silently ignored)
+        unknown = sorted(set(kwargs) - {f.name for f in fields(RunConfig)})
+        if unknown:
+            raise TypeError(f"run() got unknown RunConfig field(s) {unknown}")
+        cfg = replace(config, **kwargs)
+    if cfg.seed is None:  # draw one, and record it, so that the run can be repeated
+        from proteolabel._utils import seed_from_random_state
+
+        cfg = replace(cfg, seed=seed_from_random_state(None))
+        log.info("no seed given: drew seed %d (pass it to repeat this run)", cfg.seed)
+    from proteolabel.models import resolve_device
+
+    resolve_device(cfg.device)  # an unusable device fails now, not after reading and training
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     if adata is None:
@@ -173,6 +204,13 @@ def run(config: RunConfig | None = None, adata: ad.AnnData | None = None, **kwar
         raise ValueError(
             f"only {n_used} sample(s) have observed values after preprocessing; the VAE needs at "
             "least 2"
+        )
+    if cfg.min_samples > n_used:  # checked before training: DBSCAN could find no cluster
+        raise ValueError(
+            f"min_samples={cfg.min_samples} is more than the {n_used} samples used "
+            f"({adp.n_obs - n_used} of {adp.n_obs} excluded): DBSCAN needs min_samples samples "
+            "within eps of a sample for any cluster. Use --min-samples "
+            f"{min(n_used, max(2, n_used // 2))} or less (min_samples=... in Python)."
         )
 
     log.info("preprocessed: %d samples x %d proteins (of %d); training the VAE for %d epochs",
@@ -224,12 +262,14 @@ def run(config: RunConfig | None = None, adata: ad.AnnData | None = None, **kwar
     tune_mask = adp.obs[K.OBS_TUNE].to_numpy(bool)
     labelled = (adp.obs[K.OBS_LABEL].notna().to_numpy() if has_labels
                 else np.zeros(adp.n_obs, bool))
+    # an excluded sample is neither tuned on nor scored: it does not count as held out
+    heldout_mask = labelled & ~tune_mask & ~adp.obs[K.OBS_EXCLUDED].to_numpy(bool)
     metrics = {
         "tune": tl.score(adp, tune_mask) if has_labels else None,
-        "heldout": tl.score(adp, labelled & ~tune_mask) if has_labels else None,
+        "heldout": tl.score(adp, heldout_mask) if has_labels else None,
         "all_labelled": tl.score(adp, labelled) if has_labels else None,
     }
-    if has_labels and not (labelled & ~tune_mask).any():
+    if has_labels and not heldout_mask.any():
         metrics["heldout_note"] = (
             "every labelled sample was used for tuning, so no held-out score exists; "
             "use --tune-fraction < 1 to keep some labelled samples for an honest check"
@@ -248,7 +288,8 @@ def run(config: RunConfig | None = None, adata: ad.AnnData | None = None, **kwar
             "proteins_used": int(adp.n_vars),
             "labelled_samples": int(labelled.sum()),
             "tune_samples": int(tune_mask.sum()),
-            "heldout_samples": int((labelled & ~tune_mask).sum()),
+            "heldout_samples": int(heldout_mask.sum()),
+            "labelled_excluded": int((labelled & adp.obs[K.OBS_EXCLUDED].to_numpy(bool)).sum()),
             "clusters": len(set(clusters[clusters >= 0])),
             "noise_samples": int(adp.obs[K.OBS_NOISE].sum()),
         },

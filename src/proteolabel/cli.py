@@ -190,6 +190,8 @@ def _report(result, out: Path) -> None:
             + (f" ({unlabelled} unlabelled)" if unlabelled else "")
             + f"; {c['tune_samples']} tune samples choose eps, {c['heldout_samples']} are held "
             "out to score the result"
+            + (f" ({c['labelled_excluded']} labelled but excluded: neither)"
+               if c.get("labelled_excluded") else "")
         )
     share = (info.get("vae") or {}).get("latent_axis_share") or []
     if len(share) >= 2 and share[-1] == share[-1] and share[-1] < 0.01:
@@ -308,6 +310,26 @@ def demo_cmd(ctx, out, **opts):
     _report(result, Path(out))
 
 
+def _parse_methods(ctx, param, value):
+    """``--methods a, b``: names stripped, ``-`` read as ``_``; unknown names refused at once."""
+    if value is None:
+        return None
+    from proteolabel._utils import suggest
+    from proteolabel.cluster import CLUSTERERS
+
+    names = [m.strip().lower().replace("-", "_") for m in value.split(",") if m.strip()]
+    if not names:
+        raise click.BadParameter(f"names no clusterer; choose from {', '.join(CLUSTERERS)}",
+                                 ctx=ctx, param=param)
+    unknown = [m for m in names if m not in CLUSTERERS]
+    if unknown:
+        hints = "".join(suggest(m, CLUSTERERS) for m in unknown[:1])
+        raise click.BadParameter(
+            f"unknown clusterer(s) {', '.join(map(repr, unknown))}{hints}; choose from "
+            f"{', '.join(CLUSTERERS)}", ctx=ctx, param=param)
+    return list(dict.fromkeys(names))
+
+
 @main.command("compare")
 @click.argument("source", type=click.Path(exists=True))
 @click.option("--labels", "-l", type=click.Path(exists=True, dir_okay=False), default=None,
@@ -320,9 +342,9 @@ def demo_cmd(ctx, out, **opts):
 @click.option("--samples-in", type=click.Choice(["auto", "rows", "columns"]), default="auto",
               show_default=True, help="Generic tables: are samples rows or columns?")
 @_reader_options
-@click.option("--methods", default=None,
-              help="Comma-separated clusterers (default: all). See the docs of "
-                   "proteolabel.cluster.CLUSTERERS.")
+@click.option("--methods", default=None, callback=_parse_methods,
+              help="Comma-separated clusterers (default: all): dbscan, hdbscan, optics, kmeans, "
+                   "agglomerative, spectral, affinity_propagation, gaussian_mixture.")
 @_run_options
 @click.pass_context
 @_fail_clearly
@@ -367,7 +389,7 @@ def compare_cmd(ctx, source, labels, label_column, sample_column, fmt, quantity,
     if src.is_dir() and not given:  # the run's own DBSCAN setting, unless told otherwise
         min_samples = int(adata.uns.get("eps_search", {}).get("min_samples", min_samples))
         click.echo(f"min_samples={min_samples}, as in the run (--min-samples to change it)")
-    comp = tl.compare(adata, methods=None if methods is None else methods.split(","),
+    comp = tl.compare(adata, methods=methods,
                       min_samples=min_samples, random_state=opts["seed"])
     comp.table.to_csv(outp / "compare.csv")
     keep = ~adata.obs["excluded"].to_numpy(bool) if "excluded" in adata.obs else slice(None)
@@ -377,18 +399,22 @@ def compare_cmd(ctx, source, labels, label_column, sample_column, fmt, quantity,
     fig = compare_panel(Z, comp, y, tune=tune)
     fig.savefig(outp / "compare.png", dpi=120)
     plt.close(fig)
+    written = ["compare.csv", "compare.png"]
     if "kmeans" in comp.curves:
         fig, ax = plt.subplots(figsize=(5.5, 4), layout="constrained")
         silhouette_curve(comp.curves["kmeans"], ax=ax, title="k-means: silhouette against k")
         fig.savefig(outp / "silhouette.png", dpi=120)
         plt.close(fig)
+        written.append("silhouette.png")
+    elif (outp / "silhouette.png").is_file():  # an earlier comparison's: not this one's
+        (outp / "silhouette.png").unlink()
     cols = [c for c in ("n_clusters", "noise_fraction", "tune_v_measure", "eval_v_measure",
                         "eval_ari", "silhouette", "seconds", "status") if c in comp.table]
     import pandas as pd
 
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         click.echo(comp.table[cols].round(3).to_string())
-    click.echo(f"Wrote {outp} (compare.csv, compare.png, silhouette.png)")
+    click.echo(f"Wrote {outp} ({', '.join(written)})")
 
 
 @main.command("predict")

@@ -47,6 +47,14 @@ def preprocess(
     - ``uns["preprocess"]``: the parameters, the per-step counts and the dropped proteins.
 
     """
+    if adata.n_vars == 0:
+        dropped = dict(adata.uns.get(K.UNS_READ, {}).get("dropped", {}))
+        raise ValueError(
+            f"the data has no protein columns ({adata.n_obs} samples x 0 proteins)"
+            + (f"; reading dropped {dropped}" if dropped else "")
+            + ": no protein has an observed value. Check the file (`proteolabel inspect FILE`), "
+            "its quantity (--quantity) and the missing-value tokens (--missing-tokens)"
+        )
     pre = Preprocessor(
         log2=log2,
         scale=scale,

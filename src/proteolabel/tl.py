@@ -19,6 +19,17 @@ log = logging.getLogger(__name__)
 COLLAPSE_KL = 0.05
 
 
+def _latent(adata: ad.AnnData, use_rep: str) -> np.ndarray:
+    """``adata.obsm[use_rep]``, or a clear error naming the step that writes it."""
+    if use_rep not in adata.obsm:
+        have = list(adata.obsm.keys())
+        raise ValueError(
+            f"adata.obsm[{use_rep!r}] not found (obsm holds {have or 'nothing'}): run "
+            f"proteolabel.tl.embed(adata) first, or pass use_rep= the key of the latent"
+        )
+    return np.asarray(adata.obsm[use_rep])
+
+
 def _included(adata: ad.AnnData) -> np.ndarray:
     if K.OBS_EXCLUDED in adata.obs:
         return ~adata.obs[K.OBS_EXCLUDED].to_numpy(bool)
@@ -76,9 +87,11 @@ def embed(
 
     """
     from proteolabel.models import VAEEmbedder
+    from proteolabel.models._vae import check_unit_interval
 
     keep = _included(adata)
     X = np.asarray(adata.X, dtype=np.float32)
+    check_unit_interval(X[keep], what="adata.X")
     est = VAEEmbedder(random_state=random_state, verbose=verbose, **vae_params)
     est.fit(X[keep])
     Z = np.full((adata.n_obs, est.n_latent), np.nan)
@@ -89,9 +102,10 @@ def embed(
     collapsed = bool(final_kl < COLLAPSE_KL)
     if collapsed:
         tries = []
-        if est.kl_warmup_epochs == 0:
-            tries.append(f"a KL warm-up (kl_warmup_epochs={max(10, est.epochs // 5)}, "
-                         f"--kl-warmup-epochs {max(10, est.epochs // 5)})")
+        if est.kl_warmup_epochs == 0 and est.epochs >= 5:
+            # a warm-up within the training: a fifth of it, 10 epochs or more where that fits
+            warm = min(max(10, est.epochs // 5), est.epochs // 2)
+            tries.append(f"a KL warm-up (kl_warmup_epochs={warm}, --kl-warmup-epochs {warm})")
         if est.beta > 0.1:
             tries.append("a lower KL weight (beta=0.1, --beta 0.1)")
         tries.append("more epochs" if est.epochs < 500 else "another seed")
@@ -196,7 +210,7 @@ def tune_eps(
     from proteolabel.cluster import EpsSearch
 
     keep = _included(adata)
-    Z = np.asarray(adata.obsm[use_rep])[keep]
+    Z = _latent(adata, use_rep)[keep]
     y = None
     if tune_key in adata.obs and label_key in adata.obs and adata.obs[tune_key].any():
         lab = adata.obs[label_key].astype(object).to_numpy()
@@ -321,9 +335,9 @@ def score(
     res["min_per_class"] = int(per_class.min())
     if per_class.max() == 1:
         res["note"] = (
-            "one sample per known group: completeness is 1 and ARI 0 by construction, so these "
-            "scores say little; keep at least 2 samples of a group on each side (tune and "
-            "held out) for an informative score"
+            "one sample per known group: completeness is 1 by construction and ARI is 0, or 1 "
+            "when every sample is in a cluster of its own, so these scores say little; keep at "
+            "least 2 samples of a group on each side (tune and held out) for an informative score"
         )
     return res
 
@@ -359,7 +373,7 @@ def compare(
     from proteolabel.cluster import compare_clusterers
 
     keep = _included(adata)
-    Z = np.asarray(adata.obsm[use_rep])[keep]
+    Z = _latent(adata, use_rep)[keep]
     lab = (adata.obs[label_key].astype(object).to_numpy() if label_key in adata.obs
            else np.full(adata.n_obs, None))
     lab = np.where(pd.notna(lab), lab, None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from numbers import Integral, Real
 from pathlib import Path
 from typing import Any, ClassVar
@@ -23,17 +24,45 @@ _WEIGHTS = "vae_weights.pt"
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """Turn ``"auto"`` into CUDA when a GPU is present (else CPU); pass other names through."""
+    """Turn ``"auto"`` into CUDA when a GPU is present (else CPU); check any other device.
+
+    Accepts ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` (and ``"mps"`` where PyTorch has
+    it) or a :class:`torch.device`; anything else, or a GPU this machine lacks, is a ValueError
+    that says what to use instead.
+    """
+    usage = "use 'auto' (a CUDA GPU when present, else the CPU), 'cpu', 'cuda' or 'cuda:N'"
+    if isinstance(device, str):
+        device = device.strip().lower()
     if isinstance(device, torch.device):
-        return device
-    if device == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        return torch.device("cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} was asked for but no CUDA GPU is available; use 'cpu'")
-    return dev
+        dev = device
+    elif device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    else:
+        try:
+            dev = torch.device(device)
+        except (RuntimeError, TypeError, ValueError) as exc:
+            raise ValueError(f"device={device!r} is not a device PyTorch knows: {usage}") from exc
+    if dev.type == "cpu":
+        return dev
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"device={device!r} was asked for but no CUDA GPU is available; use 'cpu' "
+                "(--device cpu) or 'auto'"
+            )
+        n = torch.cuda.device_count()
+        if dev.index is not None and dev.index >= n:
+            raise ValueError(
+                f"device={device!r} was asked for but this machine has {n} CUDA GPU(s), "
+                f"cuda:0 to cuda:{n - 1}"
+            )
+        return dev
+    if dev.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise ValueError(f"device={device!r} was asked for but MPS is not available; {usage}")
+        return dev
+    raise ValueError(f"device={device!r} is not supported: {usage}")
 
 
 def check_unit_interval(X: np.ndarray, what: str = "X") -> None:
@@ -43,7 +72,8 @@ def check_unit_interval(X: np.ndarray, what: str = "X") -> None:
     if not np.all(np.isfinite(X)):
         bad = np.argwhere(~np.isfinite(X))[0]
         raise ValueError(
-            f"{what} holds a non-finite value (row {bad[0]}, column {bad[1]}); the VAE needs a "
+            f"{what} holds a non-finite value ({X[bad[0], bad[1]]}, row {bad[0]}, column "
+            f"{bad[1]}; NaN and inf are not allowed); the VAE needs a "
             "complete matrix: run proteolabel.pp.preprocess (which fills missing values) first"
         )
     lo, hi = float(X.min(initial=0.0)), float(X.max(initial=0.0))
@@ -208,6 +238,16 @@ class VAEEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         X = self._validate_input(X, reset=True)
         if self.early_stopping_patience is not None and self.validation_fraction == 0:
             raise ValueError("early_stopping_patience needs validation_fraction > 0")
+        if self.kl_warmup_epochs > self.epochs:
+            warnings.warn(
+                f"kl_warmup_epochs={self.kl_warmup_epochs} is more than epochs={self.epochs}: "
+                f"the KL weight only reaches {self.epochs / self.kl_warmup_epochs:.2g} x beta "
+                "by the last epoch, so the latent is not trained as a VAE with that beta. Use "
+                f"a warm-up shorter than the training (--kl-warmup-epochs {max(1, self.epochs // 5)}, "
+                "for example).",
+                UserWarning,
+                stacklevel=2,
+            )
         self.seed_ = seed_from_random_state(self.random_state)
         device = resolve_device(self.device)
         gen_cpu = torch.Generator().manual_seed(self.seed_)
@@ -266,9 +306,17 @@ class VAEEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     def _validate_input(self, X, reset: bool) -> np.ndarray:
         """Validate ``X`` (float32, finite, feature count) and check it lies within [0, 1]."""
         kw = {"ensure_min_samples": 2} if reset else {}
-        X = validate_data(self, X, dtype=np.float32, reset=reset, **kw)
+        # NaN and inf are refused by check_unit_interval, whose message says how to get a
+        # complete matrix (scikit-learn's generic one suggests other estimators)
+        X = validate_data(self, X, dtype=np.float32, reset=reset, ensure_all_finite=False, **kw)
         check_unit_interval(X)
         return X
+
+    @property
+    def _n_features_out(self) -> int:
+        """Output width, for ``get_feature_names_out`` (``vaeembedder0``, ...) and set_output."""
+        check_is_fitted(self, "module_")  # unfitted: NotFittedError, an AttributeError
+        return self.n_latent
 
     def transform(self, X) -> np.ndarray:
         """Latent means of ``X``, shape (n_samples, n_latent), float64."""
@@ -314,10 +362,14 @@ class VAEEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             "feature_names_in": [str(f) for f in getattr(self, "feature_names_in_", [])] or None,
             "n_epochs": int(self.n_epochs_),
             "engine": getattr(self, "engine_", "unknown"),
-            "history": self.history_.to_dict(orient="list"),
+            # NaN (no validation loss) is not JSON: written as null, read back as NaN
+            "history": {k: [_finite_or_none(v) for v in col]
+                        for k, col in self.history_.to_dict(orient="list").items()},
             "torch_version": torch.__version__,
         }
-        (d / _CONFIG).write_text(json.dumps(config, indent=1, default=_json_default))
+        (d / _CONFIG).write_text(
+            json.dumps(config, indent=1, default=_json_default, allow_nan=False)
+        )
         torch.save(self.module_.state_dict(), d / _WEIGHTS)
         return d
 
@@ -343,12 +395,19 @@ class VAEEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         module.eval()
         est.module_ = module
         est.device_ = "cpu"
-        est.history_ = pd.DataFrame(config["history"])
+        est.history_ = pd.DataFrame(
+            {k: [math.nan if v is None else v for v in col] for k, col in config["history"].items()}
+        )
         est.n_epochs_ = int(config["n_epochs"])
         est.best_epoch_ = None
         est.stopped_early_ = False
         est.engine_ = config.get("engine", "unknown")
         return est
+
+
+def _finite_or_none(v: Any) -> Any:
+    v = v.item() if isinstance(v, np.generic) else v
+    return None if isinstance(v, float) and not math.isfinite(v) else v
 
 
 def _json_default(o: Any) -> Any:

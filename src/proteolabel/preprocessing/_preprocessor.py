@@ -163,6 +163,14 @@ class Preprocessor(TransformerMixin, BaseEstimator):
     def _fit(self, X) -> np.ndarray:
         self._validate_params()
         _refuse_infinite(X)
+        if hasattr(X, "columns") and len(X.columns) == 0:
+            # (scikit-learn's own check fails on a DataFrame without columns, unclearly)
+            raise ValueError(
+                f"Found array with 0 feature(s) (shape=({len(X)}, 0)) while a minimum of 1 is "
+                "required: the data has no protein columns, nothing to preprocess. Every "
+                "protein of the input was missing in every sample, or was dropped when reading "
+                "(see the reader's counts: `proteolabel inspect FILE`)"
+            )
         X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan")
         n, p = X.shape
         names = self._names(p)

@@ -135,7 +135,13 @@ def spread(
             for row in ys:
                 ax.plot(xs, row, ls="none", marker=".", ms=3, color=line.get_color(), alpha=0.6)
     if logx:
-        ax.set_xscale("log")
+        xv = pd.to_numeric(df[x], errors="coerce").to_numpy(dtype=float)
+        xv = xv[np.isfinite(xv)]
+        if xv.size and xv.min() > 0:
+            ax.set_xscale("log")
+        else:  # a 0 on the axis (snr 0: no signal) has no place on a log scale
+            pos = xv[xv > 0]
+            ax.set_xscale("symlog", linthresh=float(pos.min()) if pos.size else 1.0)
     ax.set_xlabel(LABELS.get(x, x))
     ax.set_ylabel(LABELS.get(y, y))
     return ax
