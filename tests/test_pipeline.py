@@ -323,3 +323,13 @@ def test_consensus_over_seeds_adds_agreement_per_sample(tmp_path):
                           out=None, progress=False, classifier=False))
     assert again.info["consensus"]["seeds"] == cons["seeds"]  # same seed, same extra runs
     np.testing.assert_array_equal(again.adata.obs["consensus_cluster"], res.adata.obs["consensus_cluster"])
+
+
+def test_run_leaves_the_callers_anndata_alone():
+    from proteolabel.io import read
+
+    a = read(SKYLINE)
+    before = list(a.obs.columns)
+    run(RunConfig(input="given", label_column="Condition", epochs=2, min_samples=2, out=None,
+                  progress=False, classifier=False), adata=a)
+    assert list(a.obs.columns) == before and "label" not in a.obs

@@ -187,6 +187,8 @@ def run(config: RunConfig | None = None, adata: ad.AnnData | None = None, **kwar
         log.info("reading %s", cfg.input)
         adata = read(cfg.input, format=cfg.format, quantity=cfg.quantity,
                      samples_in=cfg.samples_in, **cfg.reader_options)
+    else:
+        adata = adata.copy()  # the caller's AnnData is left as it was
     timings["read"] = time.perf_counter() - t0
     n_input = adata.n_obs
     label_source = attach_labels(
