@@ -91,6 +91,7 @@ def read_skyline(
     protein_column: str | None = None,
     isotope_label: str | None = "light",
     drop_standard_types: Sequence[str] = ("iRT",),
+    keep_non_quantitative: bool = False,
     keep_decoys: bool = False,
     keep_contaminants: bool = False,
 ) -> ad.AnnData:
@@ -130,6 +131,11 @@ def read_skyline(
         standards); ``None`` keeps all.
     drop_standard_types
         Rows whose ``Standard Type`` is one of these are removed (iRT peptides are spiked).
+    keep_non_quantitative
+        Keep transitions whose ``Quantitative`` column is false when transition areas
+        (``Area``) are summed. By default they are removed (counted as
+        ``rows_not_quantitative``), as Skyline leaves them out of its own peptide and protein
+        quantities; they are typically precursor or qualifier ions.
     keep_decoys, keep_contaminants
         Keep decoy rows (``Is Decoy`` true or protein ``Decoys``) or contaminant groups.
 
@@ -152,12 +158,13 @@ def read_skyline(
     label = find_column(table.columns, "Isotope Label Type")
     standard = find_column(table.columns, "Standard Type")
     decoy = find_column(table.columns, "Is Decoy")
+    quantitative = find_column(table.columns, "Quantitative")
     annotations = [c for c in (find_column(table.columns, a) for a in _ANNOTATIONS)
                    if c and c != run]
     precursor_keys = [c for c in (find_column(table.columns, k) for k in _PRECURSOR_KEYS) if c]
     transition_keys = [c for c in (find_column(table.columns, k) for k in _TRANSITION_KEYS) if c]
     replicate_keys = [c for c in (find_column(table.columns, k) for k in _SAMPLE) if c]
-    needed = [prot, run, value, *[c for c in (peptide, label, standard, decoy) if c],
+    needed = [prot, run, value, *[c for c in (peptide, label, standard, decoy, quantitative) if c],
               *annotations, *precursor_keys, *transition_keys, *replicate_keys]
     frame = table.read(list(dict.fromkeys(needed)), ctx, value_columns=[value])
     values = parse_numeric(frame[value], value, ctx)
@@ -183,6 +190,12 @@ def read_skyline(
         types = {t.lower() for t in drop_standard_types}
         _drop(frame[standard].astype(str).str.strip().str.lower().isin(types).to_numpy(),
               "rows_standard", f"{standard} in {list(drop_standard_types)}")
+    if quantitative and not keep_non_quantitative and not value.lower().startswith("total"):
+        # a transition property: it matters where transition areas are summed, not for a
+        # precursor total repeated on each transition row
+        _drop(_false_mask(frame[quantitative], quantitative, ctx), "rows_not_quantitative",
+              f"{quantitative} is false (Skyline does not quantify with these transitions; "
+              "keep them with keep_non_quantitative=True)")
     if label and isotope_label is not None:
         labels = frame[label].astype(str).str.strip().str.lower()
         if not labels.eq(isotope_label.lower()).any():
@@ -212,6 +225,23 @@ def read_skyline(
                          what=f"{run!r} value", filtered_out=acc.filtered_out(),
                          duplicate_hint=f"{RUN_DUPLICATE_HINT}, or choose another sample "
                          "column (sample_column=..., for example 'Replicate Name')")
+
+
+_FALSE = frozenset({"false", "f", "no", "n", "0", "0.0"})
+_TRUE = frozenset({"true", "t", "yes", "y", "1", "1.0"})
+
+
+def _false_mask(values: pd.Series, column: str, ctx: ReadContext) -> np.ndarray:
+    """Return True where a true/false column is false; other text is an error naming it."""
+    if pd.api.types.is_bool_dtype(values.dtype):
+        return ~values.fillna(True).to_numpy(dtype=bool)
+    text = values.astype(str).str.strip().str.lower()
+    odd = ~text.isin(_FALSE | _TRUE | {"", "nan", "#n/a"})
+    if odd.any():
+        i = int(np.flatnonzero(odd.to_numpy())[0])
+        raise ctx.error(f"column {column!r} should hold True or False but row {i + 1} holds "
+                        f"{values.iloc[i]!r}.")
+    return text.isin(_FALSE).to_numpy()
 
 
 def _repeated_totals(frame: pd.DataFrame, rows: np.ndarray, keys: list[str],
