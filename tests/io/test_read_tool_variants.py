@@ -36,3 +36,40 @@ def test_skyline_quantitative_column_with_other_text_is_refused(tmp_path):
     _skyline_transitions([True, "maybe", True, True]).to_csv(path, index=False)
     with pytest.raises(ValueError, match=r"'Quantitative' should hold True or False.*maybe"):
         read(path)
+
+
+def test_diann_matrix_unknown_annotation_columns_are_not_runs(tmp_path):
+    # DIA-NN 2.x pg_matrix layout, plus annotation columns a later version might add
+    frame = pd.DataFrame({
+        "Protein.Group": ["P12345", "Q99999;Q88888"], "Protein.Names": ["A", "B"],
+        "Genes": ["G1", "G2;G3"], "Extra.Score": [0.5, 0.7],
+        "First.Protein.Description": ["one", "two"], "N.Sequences": [3, 1],
+        "N.Proteotypic.Sequences": [2, 1], "Protein.Evidence.Level": [1, 2],
+        r"D:\data\run_1.raw": [1e6, 2e5], r"D:\data\run_2.raw": [1.1e6, 3e5],
+    })
+    path = tmp_path / "report.pg_matrix.tsv"
+    frame.to_csv(path, sep="\t", index=False)
+    adata = read(path)
+    assert list(adata.obs_names) == ["run_1", "run_2"]
+    assert any("Protein.Evidence.Level" in m and "Extra.Score" in m
+               for m in adata.uns[UNS_READ]["messages"])
+    # runs that are themselves named with dots stay runs
+    runs = frame.drop(columns=["Extra.Score", "Protein.Evidence.Level"]).rename(
+        columns={r"D:\data\run_1.raw": "Ctrl.A", r"D:\data\run_2.raw": "Ctrl.B"})
+    runs.to_csv(path, sep="\t", index=False)
+    assert list(read(path).obs_names) == ["Ctrl.A", "Ctrl.B"]
+
+
+def test_diann_pr_matrix_library_index_is_not_a_run(tmp_path):
+    frame = pd.DataFrame({
+        "Protein.Group": ["P12345", "P12345"], "Protein.Ids": ["P12345"] * 2,
+        "Genes": ["G1"] * 2, "Stripped.Sequence": ["AAAK", "CCCK"],
+        "Modified.Sequence": ["AAAK", "CCCK"], "Precursor.Charge": [2, 2],
+        "Precursor.Id": ["AAAK2", "CCCK2"], "Precursor.Lib.Index": [10, 11],
+        "run_1.raw": [1.0, 2.0], "run_2.raw": [3.0, 4.0],
+    })
+    path = tmp_path / "report.pr_matrix.tsv"
+    frame.to_csv(path, sep="\t", index=False)
+    adata = read(path)
+    assert list(adata.obs_names) == ["run_1", "run_2"]
+    assert adata.to_df()["P12345"].tolist() == [3.0, 7.0]

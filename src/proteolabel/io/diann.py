@@ -6,6 +6,7 @@ larger than memory still aggregates (parquet batches come straight from pyarrow)
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import anndata as ad
@@ -18,11 +19,45 @@ from proteolabel.io._registry import register_reader
 from proteolabel.io._tables import DEFAULT_BATCH_ROWS, ParquetTable, Table
 from proteolabel.io._values import ReadContext, parse_numeric
 
-#: Annotation columns of DIA-NN matrices (everything else is a run column).
+#: Annotation columns of DIA-NN matrices (see :func:`run_columns` for the others).
 PG_MATRIX_ANNOTATIONS = frozenset(canonical(c) for c in (
     "Protein.Group", "Protein.Ids", "Protein.Names", "Genes", "First.Protein.Description",
-    "N.Sequences", "N.Proteotypic.Sequences", "Proteotypic", "Protein.Q.Value",
+    "N.Sequences", "N.Proteotypic.Sequences", "N.Proteins", "Proteotypic", "Protein.Q.Value",
+    "Q.Value", "Global.Q.Value", "PG.Q.Value", "Global.PG.Q.Value", "Lib.Q.Value",
+    "Lib.PG.Q.Value", "GG.Q.Value",
 ))
+#: More annotation columns of the precursor matrix.
+PR_MATRIX_ANNOTATIONS = PG_MATRIX_ANNOTATIONS | frozenset(canonical(c) for c in (
+    "Stripped.Sequence", "Modified.Sequence", "Precursor.Charge", "Precursor.Id",
+    "Precursor.Lib.Index", "Lib.Index", "Precursor.Mz", "Decoy",
+))
+#: How DIA-NN names its own columns: capitalised words joined by dots (``Precursor.Lib.Index``).
+_DIANN_STYLE = re.compile(r"^[A-Z][A-Za-z]*(?:\.[A-Z][A-Za-z]*)+$")
+
+
+def run_columns(columns: Sequence[str], known: frozenset[str], ctx: ReadContext) -> list[str]:
+    r"""Return the run columns of a DIA-NN matrix.
+
+    DIA-NN writes its annotation columns first and the runs after them. Besides the known
+    annotations (``known``, by canonical name), a column is an annotation when it stands
+    before the last known one, or when it leads the columns after it, is named in DIA-NN's
+    style (``Precursor.Lib.Index``, ``N.Proteins``) and a later column is not (runs are file
+    names such as ``D:\data\run_1.raw``), so that an annotation column added by a newer
+    DIA-NN version does not become a sample. Such columns are named in a message.
+    """
+    columns = list(columns)
+    is_known = [canonical(c) in known for c in columns]
+    last = max((i for i, k in enumerate(is_known) if k), default=-1)
+    unknown_before = [c for c, k in zip(columns[:last], is_known[:last], strict=True) if not k]
+    rest = [c for c, k in zip(columns[last + 1:], is_known[last + 1:], strict=True) if not k]
+    lead = 0
+    while lead < len(rest) and _DIANN_STYLE.match(rest[lead]):
+        lead += 1
+    extra = unknown_before + (rest[:lead] if lead < len(rest) else [])
+    if extra:
+        ctx.note(f"column(s) {extra} read as annotations, not runs: DIA-NN writes its "
+                 "annotation columns before the run columns, and these are named like them")
+    return [c for c in rest if c not in extra]
 #: ``quantity`` names of the long report: (column, aggregation).
 DIANN_QUANTITIES: dict[str, tuple[str, str]] = {
     "maxlfq": ("PG.MaxLFQ", "max"),
@@ -90,7 +125,7 @@ def read_diann_pg(
 
     """
     key = find_column(table.columns, "Protein.Group")
-    runs = [c for c in table.columns if canonical(c) not in PG_MATRIX_ANNOTATIONS]
+    runs = run_columns(table.columns, PG_MATRIX_ANNOTATIONS, ctx)
     if not runs:
         raise ctx.error(f"no run columns besides the annotations; columns are {table.columns}")
     var_cols = [c for c in (find_column(table.columns, v) for v in ("Genes", "Protein.Names"))
@@ -136,11 +171,7 @@ def read_diann_pr(
 
     """
     key = find_column(table.columns, "Protein.Group")
-    annotations = PG_MATRIX_ANNOTATIONS | {canonical(c) for c in (
-        "Stripped.Sequence", "Modified.Sequence", "Precursor.Charge", "Precursor.Id",
-        "Proteotypic", "Protein.Q.Value",
-    )}
-    runs = [c for c in table.columns if canonical(c) not in annotations]
+    runs = run_columns(table.columns, PR_MATRIX_ANNOTATIONS, ctx)
     if not runs:
         raise ctx.error(f"no run columns besides the annotations; columns are {table.columns}")
     frame = table.read([key, *runs], ctx, value_columns=runs)
