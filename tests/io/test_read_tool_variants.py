@@ -73,3 +73,44 @@ def test_diann_pr_matrix_library_index_is_not_a_run(tmp_path):
     adata = read(path)
     assert list(adata.obs_names) == ["run_1", "run_2"]
     assert adata.to_df()["P12345"].tolist() == [3.0, 7.0]
+
+
+def _diann2_rows(channels: tuple[str, ...]) -> pd.DataFrame:
+    rows = []
+    for run in ("R1", "R2"):
+        for pg, pre in (("P12345", "AAAK2"), ("P12345", "CCCK2"), ("Q99999", "DDDK2")):
+            for k, ch in enumerate(channels):
+                rows.append({"Run.Index": int(run[1]) - 1, "Run": run, "Channel": ch,
+                             "Precursor.Id": f"{pre}{ch}", "Protein.Ids": pg,
+                             "Protein.Group": pg, "Genes": "G", "Decoy": 0, "Q.Value": 0.001,
+                             "PG.Q.Value": 0.001, "Lib.Q.Value": 0.001, "Lib.PG.Q.Value": 0.001,
+                             "Precursor.Quantity": 10.0 * (k + 1),
+                             "PG.MaxLFQ": 1e6 * int(run[1]) * (k + 1)})
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".tsv"])
+def test_diann_channels_are_not_added_up(tmp_path, suffix):
+    path = tmp_path / f"report{suffix}"
+    frame = _diann2_rows(("L", "H"))
+    if suffix == ".parquet":
+        frame.to_parquet(path)
+    else:
+        frame.to_csv(path, sep="\t", index=False)
+    with pytest.raises(ValueError, match=r"several channels.*\['H', 'L'\].*channel='H'"):
+        read(path)
+    heavy = read(path, channel="H", quantity="precursor")
+    assert heavy.to_df().loc["R1"].tolist() == [40.0, 20.0]  # 2 heavy precursors x 20
+    assert heavy.uns[UNS_READ]["dropped"]["rows_channel"] == 6
+    assert read(path, channel="L").to_df().loc["R2", "P12345"] == 2e6
+    with pytest.raises(ValueError, match=r"no rows of channel 'M'"):
+        read(path, channel="M")
+
+
+def test_diann_single_channel_label_is_fine(tmp_path):
+    path = tmp_path / "report.parquet"
+    _diann2_rows(("",)).to_parquet(path)
+    adata = read(path)
+    assert adata.to_df().loc["R2", "P12345"] == 2e6
+    with pytest.raises(ValueError, match="no rows of channel 'L'"):
+        read(path, channel="L")

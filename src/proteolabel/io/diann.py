@@ -217,6 +217,7 @@ def read_diann(
     lib_q_value: float | None = 0.01,
     lib_pg_q_value: float | None = 0.01,
     batch_rows: int = DEFAULT_BATCH_ROWS,
+    channel: str | None = None,
     keep_decoys: bool = False,
     keep_contaminants: bool = False,
 ) -> ad.AnnData:
@@ -251,6 +252,11 @@ def read_diann(
         as ``rows_lib_q_value``/``rows_lib_pg_q_value``.
     batch_rows
         Rows per batch; memory grows with the number of (run, protein) cells, not rows.
+    channel
+        Multiplexed runs (plexDIA: a ``Channel`` column with more than one label): read the
+        rows of this channel only; the others are counted as ``rows_channel``. Without it such
+        a report is an error, since the channels of a run are different samples and must not
+        be added up.
     keep_decoys, keep_contaminants
         Keep rows with ``Decoy`` set (DIA-NN 2) and decoy/contaminant id prefixes.
 
@@ -283,15 +289,17 @@ def read_diann(
             filters.append((col, reason, float(limit)))
             ctx.note(f"rows kept with {col} <= {limit:g}")
     decoy = None if keep_decoys else find_column(table.columns, "Decoy")
+    channels = _Channels(find_column(table.columns, "Channel"), channel, ctx)
     needed = list(dict.fromkeys([run, prot, value, *[f[0] for f in filters],
-                                 *([decoy] if decoy else [])]))
+                                 *([decoy] if decoy else []), *channels.columns]))
     acc = LongAccumulator(mode)
     if isinstance(table, ParquetTable):
         batches = _arrow_batches(table, needed, batch_rows)
     else:
         batches = table.iter_batches(needed, ctx, value_columns=[value], batch_rows=batch_rows)
     for offset, frame in batches:
-        _add_batch(acc, frame, offset, run, prot, value, filters, decoy, ctx)
+        _add_batch(acc, frame, offset, run, prot, value, filters, decoy, channels, ctx)
+    channels.finish()
     matrix, counts, runs, proteins = acc.result(ctx, value)
     samples = [normalize_sample_name(r) for r in runs]
     keep = [r for r, k in (("decoy", keep_decoys), ("contaminant", keep_contaminants)) if k]
@@ -325,9 +333,56 @@ def _numbers(values: pd.Series) -> np.ndarray:
     return pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def _add_batch(acc, frame, offset, run, prot, value, filters, decoy, ctx) -> None:
+class _Channels:
+    """The ``Channel`` column of a DIA-NN report: refuse to add up channels, or keep one."""
+
+    def __init__(self, column: str | None, wanted: str | None, ctx: ReadContext) -> None:
+        # a channel given on the command line as a number (--option channel=1) arrives as int
+        wanted = None if wanted is None else str(wanted).strip()
+        self.column, self.wanted, self.ctx = column, wanted, ctx
+        self.columns = [column] if column else []
+        self.seen: set[str] = set()
+        if column is None and wanted is not None:
+            raise ctx.error(f"channel={wanted!r} was given but the report has no Channel "
+                            "column; leave channel unset.")
+
+    def rows(self, frame: pd.DataFrame) -> np.ndarray | None:
+        """Return the rows of the wanted channel (None: all), checking the labels seen."""
+        if self.column is None:
+            return None
+        labels = frame[self.column].astype(object).where(frame[self.column].notna(), "")
+        labels = labels.astype(str).str.strip()
+        self.seen.update(labels.unique().tolist())
+        named = sorted(self.seen - {""})
+        if self.wanted is None:
+            if len(named) > 1:
+                raise self.ctx.error(
+                    f"the report holds several channels in its {self.column!r} column "
+                    f"({named}; a multiplexed, e.g. plexDIA, experiment). The channels of a "
+                    "run are different samples, so they are not added up: pass channel="
+                    f"{named[0]!r} (CLI: --option channel={named[0]}) to read one channel."
+                )
+            return None
+        return labels.eq(self.wanted.strip()).to_numpy()
+
+    def finish(self) -> None:
+        if self.wanted is None or self.column is None:
+            return
+        if self.wanted.strip() not in self.seen:
+            raise self.ctx.error(f"no rows of channel {self.wanted!r}; the report's channels "
+                                 f"are {sorted(self.seen - {''}) or ['(empty)']}.")
+        self.ctx.note(f"rows of channel {self.wanted!r} read (column {self.column!r})")
+
+
+def _add_batch(acc, frame, offset, run, prot, value, filters, decoy, channels, ctx) -> None:
     acc.register(_codes(frame[run], np.ones(len(frame), dtype=bool))[1])  # before any filter
     rows = np.ones(len(frame), dtype=bool)
+    wanted = channels.rows(frame)
+    if wanted is not None:
+        other = rows & ~wanted
+        if other.any():
+            ctx.drop("rows_channel", [], count=int(other.sum()))
+            rows &= ~other
     for col, reason, limit in filters:
         bad = rows & ~(_numbers(frame[col]) <= limit)
         if bad.any():
