@@ -114,3 +114,21 @@ def test_diann_single_channel_label_is_fine(tmp_path):
     assert adata.to_df().loc["R2", "P12345"] == 2e6
     with pytest.raises(ValueError, match="no rows of channel 'L'"):
         read(path, channel="L")
+
+
+def test_spectronaut_report_with_pg_quantity_only(tmp_path):
+    rows = []
+    for i, run in enumerate(["S1", "S2", "S3"]):
+        for pg, q in (("P12345", 1e6 * (i + 1)), ("Q99999;Q88888", 2e5), ("O00001", "Filtered")):
+            rows.append({"R.Condition": "ctrl" if i < 2 else "case", "R.FileName": run,
+                         "R.Replicate": i + 1, "PG.ProteinGroups": pg, "PG.Qvalue": 0.001,
+                         "PG.Quantity": q})
+    path = tmp_path / "Report.tsv"
+    pd.DataFrame(rows).to_csv(path, sep="\t", index=False)
+    with pytest.warns(UserWarning, match="no FG.Quantity column.*read PG.Quantity"):
+        adata = read(path)
+    assert adata.to_df()["P12345"].tolist() == [1e6, 2e6, 3e6]
+    assert adata.uns[UNS_READ]["missing_tokens"]["filtered"] == 3
+    assert adata.obs["R.Condition"].tolist() == ["ctrl", "ctrl", "case"]
+    with pytest.raises(ValueError, match=r"no quantity column 'FG\.MS1Quantity'"):
+        read(path, quantity="ms1")
