@@ -132,3 +132,38 @@ def test_spectronaut_report_with_pg_quantity_only(tmp_path):
     assert adata.obs["R.Condition"].tolist() == ["ctrl", "ctrl", "case"]
     with pytest.raises(ValueError, match=r"no quantity column 'FG\.MS1Quantity'"):
         read(path, quantity="ms1")
+
+
+_MZTAB_SV = """\
+MTD\tmzTab-version\t1.0.0
+MTD\tmzTab-mode\tSummary
+MTD\tmzTab-type\tQuantification
+MTD\tdescription\tstudy variables only
+MTD\tms_run[1]-location\tfile:///C:/data/run_A.raw
+MTD\tms_run[2]-location\tfile:///C:/data/run_B.raw
+MTD\tassay[1]-ms_run_ref\tms_run[1]
+MTD\tassay[2]-ms_run_ref\tms_run[2]
+MTD\tstudy_variable[1]-assay_refs\tassay[1]
+MTD\tstudy_variable[1]-description\tcontrol
+MTD\tstudy_variable[2]-assay_refs\tassay[2]
+MTD\tstudy_variable[2]-description\ttreated
+
+PRH\taccession\tdescription\tambiguity_members\tprotein_abundance_study_variable[1]\t\
+protein_abundance_stdev_study_variable[1]\tprotein_abundance_study_variable[2]\t\
+protein_abundance_stdev_study_variable[2]
+PRT\tP12345\tKinase\tnull\t1500.25\t10\tnull\tnull
+PRT\tQ99999\tPhosphatase\tnull\t1.5E+07\t1\t300\t0
+"""
+
+
+def test_mztab_with_study_variable_abundances_only(tmp_path):
+    pytest.importorskip("pyteomics")
+    path = tmp_path / "sv.mzTab"
+    path.write_text(_MZTAB_SV)
+    with pytest.warns(UserWarning, match="no protein_abundance_assay"):
+        adata = read(path)
+    assert list(adata.obs_names) == ["control", "treated"]
+    assert adata.to_df().loc["control"].tolist() == [1500.25, 1.5e7]
+    with pytest.raises(ValueError, match=r"no protein_abundance_assay\[n\] columns.*it has "
+                                         r"\['protein_abundance_study_variable\[n\]'\]"):
+        read(path, quantity="assay")

@@ -59,7 +59,8 @@ def read_mztab(
     quantity
         ``"assay"`` (``protein_abundance_assay[n]``, one sample per assay, named by its MS
         run file; the default) or ``"study_variable"`` (one sample per study variable,
-        named by its description).
+        named by its description). A file with study-variable abundances only is read from
+        those, with a warning.
     keep_decoys, keep_contaminants
         Keep decoy/contaminant protein groups (by id prefix).
 
@@ -83,8 +84,20 @@ def read_mztab(
         raise ctx.error("the mzTab file has no protein section (PRH/PRT lines).")
     table = table.reset_index(drop="accession" in table.columns)
     cols = [(c, int(m.group(1))) for c in table.columns if (m := _ABUNDANCE[level].match(c))]
+    if not cols and quantity is None:
+        # a summary file without per-assay abundances (mzTab 1.0 allows study variables only)
+        other = [(c, int(m.group(1))) for c in table.columns
+                 if (m := _ABUNDANCE["study_variable"].match(c))]
+        if other:
+            ctx.warn("the protein section has no protein_abundance_assay[n] columns; read "
+                     "protein_abundance_study_variable[n] instead (one sample per study "
+                     "variable, usually a condition's average over its assays).")
+            level, cols = "study_variable", other
     if not cols:
-        raise ctx.error(f"no protein_abundance_{level}[n] columns in the protein section.")
+        found = sorted({f"protein_abundance_{k}[n]" for k, pattern in _ABUNDANCE.items()
+                        if any(pattern.match(c) for c in table.columns)})
+        raise ctx.error(f"no protein_abundance_{level}[n] columns in the protein section"
+                        f"{f'; it has {found}: pass quantity=...' if found else ''}.")
     ctx.quantity = f"protein_abundance_{level}"
     if level == "assay":
         names = [_assay_name(i, tab.assays, tab.ms_runs) for _, i in cols]
