@@ -1,7 +1,8 @@
 """Open a tabular file once and read only the columns a reader needs.
 
 Every reader works on a :class:`Table`, whatever the container: delimited text (CSV, TSV,
-``.txt``; optionally gzip-compressed), Excel, parquet, an R data file or an in-memory frame.
+``.txt``; optionally compressed: ``.gz``, ``.bz2``, ``.xz``, or a ``.zip`` of one file),
+Excel, parquet, an R data file or an in-memory frame.
 Text tables are checked before they are read: encoding (UTF-8 with or without BOM, UTF-16,
 cp1252/Latin-1 fallback), delimiter, quoting, blank lines, duplicate headers and ragged rows.
 A table with a header but no data rows is an error.
@@ -56,15 +57,65 @@ def _cp1252_fallback(exc: UnicodeError) -> tuple[str, int]:
 codecs.register_error(CP1252_FALLBACK, _cp1252_fallback)
 
 
-def _suffix(path: str) -> str:
+#: Compression suffixes of text files, read transparently (a ``.zip`` must hold one file).
+COMPRESSION_SUFFIXES = (".gz", ".bz2", ".xz", ".zip")
+
+
+def _compression(path: str) -> str:
+    """Return the compression suffix of ``path`` (``".gz"``...), or ``""``."""
     name = Path(path).name.lower()
-    if name.endswith(".gz"):
-        name = name[:-3]
+    return next((c for c in COMPRESSION_SUFFIXES if name.endswith(c)), "")
+
+
+def _suffix(path: str) -> str:
+    """Return the file type suffix of ``path``, under any compression suffix."""
+    name = Path(path).name.lower()
+    compression = _compression(name)
+    if compression:
+        name = name[: -len(compression)]
     return Path(name).suffix
 
 
+def _zip_member(path: str) -> str:
+    """Return the one file in a zip archive; an archive of several (or none) is an error."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = [i.filename for i in archive.infolist() if not i.is_dir()
+                     and not i.filename.startswith("__MACOSX/")]
+    except zipfile.BadZipFile as exc:
+        raise ValueError(f"{path}: is not a readable zip archive ({exc}).") from None
+    if len(names) != 1:
+        raise ValueError(
+            f"{path}: a zip archive must hold exactly one table, but it holds "
+            f"{names[:10] or 'nothing'}{' ...' if len(names) > 10 else ''}; unpack it and "
+            "give the file you mean."
+        )
+    return names[0]
+
+
 def _open_bytes(path: str):
-    return gzip.open(path, "rb") if str(path).lower().endswith(".gz") else open(path, "rb")
+    """Open a (possibly compressed) file for reading bytes."""
+    compression = _compression(str(path))
+    if compression == ".gz":
+        return gzip.open(path, "rb")
+    if compression == ".bz2":
+        import bz2
+
+        return bz2.open(path, "rb")
+    if compression == ".xz":
+        import lzma
+
+        return lzma.open(path, "rb")
+    if compression == ".zip":
+        import zipfile
+
+        archive = zipfile.ZipFile(path)
+        member = archive.open(_zip_member(path))
+        archive.close()  # the open member keeps the file open until it is closed itself
+        return member
+    return open(path, "rb")
 
 
 class Table:
@@ -653,11 +704,13 @@ class TextTable(Table):
 
     def _chunks(self, kwargs: dict, batch_rows: int) -> Iterator[pd.DataFrame]:
         try:
-            if batch_rows:
-                with pd.read_csv(self.path, chunksize=batch_rows, **kwargs) as reader:
-                    yield from reader
-            else:
-                yield pd.read_csv(self.path, **kwargs)
+            # the bytes the scan read (any compression), so that both see the same records
+            with _open_bytes(self.path) as handle:
+                if batch_rows:
+                    with pd.read_csv(handle, chunksize=batch_rows, **kwargs) as reader:
+                        yield from reader
+                else:
+                    yield pd.read_csv(handle, **kwargs)
         except pd.errors.ParserError as exc:
             raise ValueError(
                 f"{self.path}: cannot be parsed as a {self.delimiter!r}-delimited table "
@@ -905,6 +958,12 @@ def open_table(
     if Path(path).is_dir():
         raise IsADirectoryError(f"{path}: is a directory; give the report file inside it.")
     suffix = _suffix(path)
+    compression = _compression(path)
+    if compression and suffix in EXCEL_SUFFIXES + PARQUET_SUFFIXES + RDATA_SUFFIXES:
+        raise ValueError(f"{path}: a compressed {suffix} file cannot be read directly; "
+                         f"decompress it first (only text tables may be {compression}).")
+    if compression == ".zip":
+        _zip_member(path)  # exactly one file, or an error naming them
     if suffix in EXCEL_SUFFIXES:
         return ExcelTable(path, sheet)
     if suffix in PARQUET_SUFFIXES:

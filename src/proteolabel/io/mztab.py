@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 import warnings
 
@@ -13,7 +14,7 @@ from proteolabel._utils import optional_import
 from proteolabel.io._build import build_anndata
 from proteolabel.io._names import normalize_sample_name
 from proteolabel.io._registry import register_reader
-from proteolabel.io._tables import detect_encoding
+from proteolabel.io._tables import _open_bytes, detect_encoding
 from proteolabel.io._values import ReadContext, parse_numeric
 
 _ABUNDANCE = {
@@ -76,7 +77,8 @@ def read_mztab(
     if level not in _ABUNDANCE:
         raise ctx.error(f"unknown mzTab quantity {quantity!r}; choose 'assay' or "
                         "'study_variable'.")
-    with warnings.catch_warnings(), open(path, encoding=detect_encoding(path)) as handle:
+    with warnings.catch_warnings(), io.TextIOWrapper(
+            _open_bytes(path), encoding=detect_encoding(path)) as handle:
         warnings.simplefilter("ignore")  # pyteomics' own notes on optional metadata
         tab = mztab.MzTab(handle)
     table = tab.protein_table
