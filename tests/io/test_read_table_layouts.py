@@ -8,6 +8,7 @@ import io
 import lzma
 import zipfile
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -65,3 +66,103 @@ def test_gzipped_mztab(tmp_path):
     adata = read(path)
     assert adata.uns[UNS_READ]["format"] == "mztab"
     assert adata.to_df().loc["run_A"].tolist() == [1500.25, 300.0]
+
+
+def test_comment_and_title_lines_above_a_csv_header(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("# exported by LIMS, 2024-01-01\nProtein report of project X,,,\n\n" + _CSV)
+    adata = read(path)
+    assert list(adata.obs_names) == ["S1", "S2", "S3"]
+    assert adata.to_df().loc["S1"].tolist() == [100.0, 400.0, 700.0]
+    notes = adata.uns[UNS_READ]["messages"]
+    assert any("header is on line 4" in m and "# exported by LIMS" in m for m in notes)
+    # the header line can be named, and a header written with a leading '#' is a header
+    assert read(path, header_row=4).to_df().equals(adata.to_df())
+    path.write_text(_CSV.replace("Protein", "#Protein"))
+    assert list(read(path).obs_names) == ["S1", "S2", "S3"]
+
+
+def test_r_header_with_an_empty_first_field_is_not_a_title(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text('"","S1"\n"P12345",1.5\n"Q99999",2.5\n')
+    adata = read(path, samples_in="columns")
+    assert list(adata.obs_names) == ["S1"]
+    assert adata.to_df().loc["S1"].tolist() == [1.5, 2.5]
+
+
+def test_header_row_option_is_checked(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text(_CSV)
+    with pytest.raises(ValueError, match="header_row is the header's line number"):
+        read(path, header_row=0)
+    with pytest.raises(ValueError, match="header_row=9, but the file has only 4 lines"):
+        read(path, header_row=9)
+
+
+_PERSEUS = (
+    "LFQ intensity S1\tLFQ intensity S2\tLFQ intensity S3\tPeptides\tProtein IDs\tGene names\n"
+    "#!{Type}E\tE\tE\tN\tT\tT\n"
+    "#!{C:Group}ctrl\tctrl\tcase\t\t\t\n"
+    "23.25\t24.5\tNaN\t3\tP12345\tALB\n"
+    "20.5\tNaN\t21.75\t12\tQ99999\tAPOA1\n"
+    "19.5\t20.25\t20.5\t7\tO00001\tFGA\n"
+    "18.5\t19.25\t19.5\t7\tO00002\tFGB\n"
+)
+
+
+def test_perseus_matrix(tmp_path):
+    path = tmp_path / "perseus.txt"
+    path.write_text(_PERSEUS)
+    with pytest.warns(UserWarning, match="looks log-transformed"):
+        read(path)
+    adata = read(path, log_base=2)
+    info = adata.uns[UNS_READ]
+    assert info["format"] == "generic"  # processed by Perseus: not MaxQuant's own output
+    assert list(adata.obs_names) == ["S1", "S2", "S3"]
+    assert adata.obs["Group"].tolist() == ["ctrl", "ctrl", "case"]
+    assert adata.to_df().loc["S1", "P12345"] == 2 ** 23.25
+    assert "Peptides" not in adata.obs_names and adata.n_vars == 4
+    assert any("Perseus annotation row(s)" in m for m in info["messages"])
+
+
+def test_logged_values_in_a_tool_format_are_warned_about(tmp_path):
+    rows = [f"P{i:05d}\t{20 + i % 7}.5\t{21 + i % 5}.25\t\t" for i in range(6)]
+    path = tmp_path / "proteinGroups.txt"
+    path.write_text("Protein IDs\tLFQ intensity S1\tLFQ intensity S2\tReverse\t"
+                    "Potential contaminant\n" + "\n".join(rows) + "\n")
+    with pytest.warns(UserWarning, match=r"looks log-transformed.*--format generic --option "
+                                         "log_base=2"):
+        read(path)
+
+
+def _book(path, rows, merge=None):
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    for row in rows:
+        sheet.append(row)
+    if merge:
+        sheet.merge_cells(merge)
+    book.save(path)
+
+
+_ROWS = [["P12345", 100, 200, 300], ["Q99999", 400, None, 600], ["O00001", 700, 800, 900]]
+
+
+def test_excel_title_row_above_the_header(tmp_path):
+    _book(tmp_path / "t.xlsx", [["Protein quantification, project X"], [],
+                                ["Protein", "S1", "S2", "S3"], *_ROWS])
+    adata = read(tmp_path / "t.xlsx")
+    assert list(adata.obs_names) == ["S1", "S2", "S3"]
+    assert adata.to_df().loc["S3"].tolist() == [300.0, 600.0, 900.0]
+    assert any("header is on row 3" in m for m in adata.uns[UNS_READ]["messages"])
+
+
+def test_excel_header_over_two_merged_rows(tmp_path):
+    _book(tmp_path / "m.xlsx", [["Protein", "Intensity", None, None], [None, "S1", "S2", "S3"],
+                                *_ROWS], merge="B1:D1")
+    with pytest.raises(ValueError, match=r"spans rows 1 and 2.*\['S2', 'S3'\].*header_row=2"):
+        read(tmp_path / "m.xlsx")
+    adata = read(tmp_path / "m.xlsx", header_row=2)
+    assert list(adata.obs_names) == ["S1", "S2", "S3"]
+    np.testing.assert_array_equal(adata.to_df().loc["S2"], [200.0, np.nan, 800.0])

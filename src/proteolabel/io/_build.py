@@ -430,6 +430,7 @@ def build_anndata(
             np.asarray(n_values)[:, keep_cols], dtype=np.int32
         )
 
+    _warn_log_scale(ctx, X)
     no_value_samples = [s for s, row in zip(samples, np.isnan(X).all(axis=1), strict=True)
                         if row and s not in emptied]
     if no_value_samples and X.shape[1]:
@@ -442,6 +443,33 @@ def build_anndata(
         ctx.messages.insert(0, summary)
     adata.uns[UNS_READ] = read_record(ctx, adata)
     return adata
+
+
+#: Values present needed before "every value is small" says "log scale".
+_LOG_EVIDENCE = 10
+#: The largest value a log2 intensity reaches (2 ** 64 is far above any MS signal).
+_LOG_MAX = 64
+
+
+def _warn_log_scale(ctx: ReadContext, matrix: np.ndarray) -> None:
+    """Warn when every value is at most 64: intensities on a log scale, not linear ones.
+
+    Every tool writes linear intensities, so a tool's file that looks logged was transformed
+    after the export (by Perseus, a script, ...); the message says how to read it.
+    """
+    if ctx.log_base_applied:
+        return
+    present = matrix[~np.isnan(matrix)]
+    if present.size < _LOG_EVIDENCE or present.max() > _LOG_MAX:
+        return
+    if ctx.takes_log_base:
+        fix = "pass log_base=2 (or the base used; CLI: --option log_base=2)"
+    else:
+        fix = (f"the {ctx.format} format holds linear intensities, so the file was probably "
+               "transformed after the export (e.g. by Perseus); read it with --format generic "
+               "--option log_base=2 (format='generic', log_base=2 in Python)")
+    ctx.warn(f"all values are at most {present.max():.3g}: the table looks log-transformed. "
+             f"proteolabel expects linear intensities; {fix}.")
 
 
 def read_record(ctx: ReadContext, adata: ad.AnnData) -> dict:

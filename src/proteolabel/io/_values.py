@@ -64,6 +64,10 @@ class ReadContext:
     #: The decimal mark of the file's numbers: ``","`` or ``"."`` (the other one is then a
     #: thousands separator), or None to infer it per column (see :func:`parse_numeric`).
     decimal: str | None = None
+    #: Whether the reader takes a ``log_base`` option (set by ``read``), for messages.
+    takes_log_base: bool = False
+    #: Whether values were given on a log scale and turned linear (``log_base=...``).
+    log_base_applied: bool = False
 
     def __post_init__(self) -> None:
         self._tokens = frozenset(t.strip().lower() for t in self.missing_tokens)

@@ -16,7 +16,12 @@ from proteolabel.io._build import (
     run_keys,
     sample_annotations,
 )
-from proteolabel.io._names import canonical, find_column, normalize_sample_name
+from proteolabel.io._names import (
+    SAMPLE_PREFIXES,
+    canonical,
+    find_column,
+    normalize_sample_name,
+)
 from proteolabel.io._registry import register_reader
 from proteolabel.io._tables import Table
 from proteolabel.io._values import (
@@ -319,16 +324,16 @@ def _values(frame: pd.DataFrame, cols: Sequence[str], ctx: ReadContext,
 
 
 def _unlog(matrix: np.ndarray, ctx: ReadContext, log_base: float | None) -> np.ndarray:
+    """Turn log values into linear intensities when ``log_base`` is given.
+
+    A table that only looks logged is warned about, for every format, by
+    :func:`~proteolabel.io._build.build_anndata`.
+    """
     if log_base is not None:
         ctx.note(f"values were on a log{log_base:g} scale and were turned into linear "
                  f"intensities ({log_base:g} ** value)")
+        ctx.log_base_applied = True
         return np.power(float(log_base), matrix)
-    present = matrix[~np.isnan(matrix)]
-    if present.size >= 10 and present.max() <= 64:
-        ctx.warn(
-            f"all values are at most {present.max():.3g}: the table looks log-transformed. "
-            "proteolabel expects linear intensities; pass log_base=2 (or the base used)."
-        )
     return matrix
 
 
@@ -419,16 +424,53 @@ def read_generic(
     if ignored:
         ctx.note(f"row-index column(s) {ignored} ignored")
     layout = samples_in
-    if samples_in == "auto":
+    perseus_obs = None
+    types = getattr(table, "perseus", {}).get("Type")
+    prefixes: tuple[str, ...] = ()
+    if types is not None and samples_in != "rows" and sample_columns is None:
+        sample_columns, perseus_obs, prefixes = _perseus_samples(table, types, ctx)
+        layout = "columns"
+    elif samples_in == "auto":
         layout = _detect_layout(frame, kinds, id_column, ctx, numeric_ids)
-    if samples_in == "auto":
         ctx.note(f"samples are in {layout} (detected; pass samples_in=... to override)")
     keep = [r for r, k in (("decoy", keep_decoys), ("contaminant", keep_contaminants)) if k]
     if layout == "rows":
         return _rows_layout(frame, kinds, ctx, id_column, protein_columns, log_base, keep,
                             numeric_ids)
     return _columns_layout(frame, kinds, ctx, id_column, sample_columns, log_base, keep,
-                           numeric_ids)
+                           numeric_ids, obs=perseus_obs, prefixes=prefixes)
+
+
+def _perseus_samples(table: Table, types: list[str], ctx: ReadContext):
+    """Return the sample columns of a Perseus matrix and its per-sample annotation rows.
+
+    Perseus writes a ``#!{Type}`` row under the header: ``E`` marks an expression (sample)
+    column; ``N`` numeric, ``T`` text, ``C`` categorical and ``M`` multi-numeric columns are
+    protein annotations. Categorical annotation rows (``#!{C:Group}``) give the samples'
+    annotations.
+    """
+    columns = table.columns
+    kind = dict(zip(columns, (t.strip() for t in types), strict=False))
+    samples = [c for c in columns if kind.get(c) == "E"]
+    if not samples:
+        raise ctx.error(
+            "this is a Perseus matrix (a '#!{Type}' row under the header) but no column is of "
+            "type E (expression); pass sample_columns=[...] to name the sample columns.")
+    ctx.note(f"Perseus matrix: the {len(samples)} expression (type E) columns are the samples; "
+             "the other columns are protein annotations")
+    position = {c: i for i, c in enumerate(columns)}
+    rows = {}
+    for key, values in table.perseus.items():
+        if key.startswith("C:") and len(values) >= len(columns):
+            rows[key[2:].strip() or key] = [values[position[c]].strip() or None for c in samples]
+    obs = pd.DataFrame(rows) if rows else None
+    if rows:
+        ctx.note(f"Perseus annotation row(s) {list(rows)} kept as sample annotations")
+    shared = [p for p in SAMPLE_PREFIXES
+              if all(c.lower().startswith(p.lower()) and len(c) > len(p) for c in samples)]
+    if shared:
+        ctx.note(f"sample names are the column names without {shared[0]!r}")
+    return samples, obs, tuple(shared[:1])
 
 
 def _report_excluded(ctx: ReadContext, message: str) -> None:
@@ -507,7 +549,7 @@ def _rows_layout(frame, kinds, ctx, id_column, protein_columns, log_base, keep,
 
 
 def _columns_layout(frame, kinds, ctx, id_column, sample_columns, log_base, keep,
-                    numeric_ids) -> ad.AnnData:
+                    numeric_ids, obs=None, prefixes=()) -> ad.AnnData:
     text = [c for c, k in kinds.items() if k == "text" and c not in (sample_columns or ())]
     if id_column is None:
         hinted = _pick_id(text, _PROTEIN_ID_NAMES, _WEAK_PROTEIN_NAMES, numeric_ids)
@@ -547,7 +589,7 @@ def _columns_layout(frame, kinds, ctx, id_column, sample_columns, log_base, keep
     if not sample_columns:
         raise ctx.error(f"no numeric sample columns; columns are {list(frame.columns)[:30]}"
                         f"{_ids_hint(numeric_ids, 'sample_columns')}")
-    names = [normalize_sample_name(c) for c in sample_columns]
+    names = [normalize_sample_name(c, prefixes) for c in sample_columns]
     matrix = _values(frame, list(sample_columns), ctx, log_base)
     ctx.quantity = "values as given (samples in columns)"
     var_cols = [c for c, k in kinds.items()
@@ -555,7 +597,7 @@ def _columns_layout(frame, kinds, ctx, id_column, sample_columns, log_base, keep
                 and c not in sample_columns]
     var = frame[var_cols] if var_cols else None
     proteins = _id_text(frame[id_column]).tolist()
-    return build_anndata(ctx, matrix.T, names, proteins, var=var, keep=keep,
+    return build_anndata(ctx, matrix.T, names, proteins, obs=obs, var=var, keep=keep,
                          sample_origins=list(sample_columns))
 
 
