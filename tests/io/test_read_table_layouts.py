@@ -166,3 +166,25 @@ def test_excel_header_over_two_merged_rows(tmp_path):
     adata = read(tmp_path / "m.xlsx", header_row=2)
     assert list(adata.obs_names) == ["S1", "S2", "S3"]
     np.testing.assert_array_equal(adata.to_df().loc["S2"], [200.0, np.nan, 800.0])
+
+
+def test_duplicate_protein_rows_are_refused_naming_the_rows(tmp_path):
+    path = tmp_path / "dup.csv"
+    path.write_text("Protein,S1,S2,S3\nP12345,100,200,300\nQ99999,400,,600\n"
+                    "P12345,700,800,900\nQ99999,1,2,3\nO00001,4,5,6\n")
+    with pytest.raises(ValueError, match=r"'P12345' occurs in 2 data rows \(data rows 1, 3, "
+                                         r"counting from 1 below the header\); 1 more protein "
+                                         r"keys occur more than once, e.g. \['Q99999'\]"):
+        read(path)
+
+
+def test_repeated_ids_in_a_sample_column_are_warned_about(tmp_path):
+    path = tmp_path / "rows.csv"
+    path.write_text("sample,P12345,Q99999\nA,100,200\nB,400,500\nA,700,800\n")
+    with pytest.warns(UserWarning, match=r"'sample' is named like the sample ids but holds "
+                                         r"'A' in 2 rows \(data rows \[1, 3\]\)"):
+        adata = read(path)
+    assert list(adata.obs_names) == ["sample_001", "sample_002", "sample_003"]
+    assert adata.obs["sample"].tolist() == ["A", "B", "A"]  # nothing merged, nothing lost
+    with pytest.raises(ValueError, match=r"sample name 'A' occurs 2 times"):
+        read(path, id_column="sample")

@@ -274,6 +274,33 @@ def check_unique_samples(
     )
 
 
+def _check_unique_proteins(ctx: ReadContext, proteins: Sequence[str], keep: np.ndarray,
+                           what: str) -> None:
+    """Raise if a protein key occurs twice among the kept features, naming where.
+
+    Positions count the features as the file has them (data rows from 1 below the header,
+    or columns), so that the copies can be found; two rows of one protein are never summed
+    or chosen between silently.
+    """
+    where: dict[str, list[int]] = {}
+    for i, (p, k) in enumerate(zip(proteins, keep, strict=True)):
+        if k:
+            where.setdefault(p, []).append(i + 1)
+    dups = {p: pos for p, pos in where.items() if len(pos) > 1}
+    if not dups:
+        return
+    key, pos = next(iter(dups.items()))
+    shown = ", ".join(map(str, pos[:5])) + (" ..." if len(pos) > 5 else "")
+    more = (f"; {len(dups) - 1} more protein keys occur more than once, e.g. "
+            f"{list(dups)[1:4]}") if len(dups) > 1 else ""
+    raise ctx.error(
+        f"protein key {key!r} occurs in {len(pos)} {what}s ({what}s {shown}, counting from 1"
+        f"{' below the header' if what == 'data row' else ''}){more}. Each {what} must be one "
+        "protein group, and values of two are not added up or chosen between: choose a "
+        "unique id column (id_column=...) or remove or merge the duplicates."
+    )
+
+
 def run_keys(values: pd.Series) -> pd.Series:
     """Return the run identifiers of a long table as text, exactly as written (stripped).
 
@@ -321,6 +348,7 @@ def build_anndata(
     what: str = "header",
     duplicate_hint: str = "rename the duplicates in the file",
     filtered_out: Sequence[bool] | None = None,
+    feature_what: str = "data row",
 ) -> ad.AnnData:
     """Apply the common feature filters and return the AnnData every reader returns.
 
@@ -349,6 +377,9 @@ def build_anndata(
         What ``sample_origins`` are (``"header"``, ``"row"``, ``"run"``), for error messages.
     duplicate_hint
         How to fix two samples with the same name, for the error message.
+    feature_what
+        What a protein is in the file (``"data row"``, ``"column"``), for the error about a
+        protein key that occurs twice.
     filtered_out
         Long readers: per sample, whether every row of it was removed by a row filter
         (q-value, decoy, contaminant...; :meth:`LongAccumulator.filtered_out`). Such samples
@@ -407,15 +438,7 @@ def build_anndata(
         keep_cols &= observed
 
     kept = [p for p, k in zip(proteins, keep_cols, strict=True) if k]
-    seen: dict[str, int] = {}
-    for i, p in enumerate(kept):
-        if p in seen:
-            raise ctx.error(
-                f"protein key {p!r} occurs more than once (features {seen[p] + 1} and {i + 1} "
-                "after filtering). Each row must be one protein group; choose a unique id "
-                "column (id_column=...) or remove the duplicate rows."
-            )
-        seen[p] = i
+    _check_unique_proteins(ctx, proteins, keep_cols, feature_what)
     X = np.ascontiguousarray(matrix[:, keep_cols])
     obs_df = pd.DataFrame(index=pd.Index(samples, name=None))
     if obs is not None and obs.shape[1]:

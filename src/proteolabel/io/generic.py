@@ -492,10 +492,19 @@ def _rows_layout(frame, kinds, ctx, id_column, protein_columns, log_base, keep,
     if id_column is None:
         width = max(3, len(str(len(frame))))
         names = [GENERATED_SAMPLE_NAME.format(i + 1, width=width) for i in range(len(frame))]
-        why = (f" (column(s) {repeated} have repeated or empty cells; pass id_column=... to "
-               "use one)") if repeated else ""
-        ctx.note(f"no sample-name column: samples named {names[0]} ... {names[-1]} by "
-                 f"row{why}")
+        if repeated:
+            # a column named as the sample ids that cannot name the samples: say why, loudly,
+            # since labels keyed by those ids will not match the generated names
+            why = _why_not_ids(frame[repeated[0]])
+            ctx.warn(
+                f"column {repeated[0]!r} is named like the sample ids but {why}"
+                f", so it cannot name the samples: they are named {names[0]} ... {names[-1]} by "
+                f"row, and {repeated[0]!r} is kept as an annotation in obs. If each row is a "
+                "different sample, make the ids unique; if rows are repeated measurements of "
+                "one sample, that column is not a sample id (pass id_column=... to use "
+                "another)."
+            )
+        ctx.note(f"no sample-name column: samples named {names[0]} ... {names[-1]} by row")
         origins = None
     else:
         origins = _id_text(frame[id_column]).tolist()
@@ -545,7 +554,20 @@ def _rows_layout(frame, kinds, ctx, id_column, protein_columns, log_base, keep,
     if obs_cols:
         ctx.note(f"{len(obs_cols)} sample annotation columns kept in obs: {obs_cols[:12]}")
     return build_anndata(ctx, matrix, names, [c.strip() for c in proteins], obs=obs, keep=keep,
-                         sample_origins=origins, what="row")
+                         sample_origins=origins, what="row", feature_what="column")
+
+
+def _why_not_ids(values: pd.Series) -> str:
+    """Say why a column cannot name samples: its first repeated value, or its empty cells."""
+    ids = _id_text(values)
+    empty = np.flatnonzero(ids.eq("").to_numpy())
+    repeated = ids[ids.ne("") & ids.duplicated(keep=False)]
+    if len(repeated):
+        value = repeated.iloc[0]
+        rows = [int(i) + 1 for i in np.flatnonzero(ids.eq(value).to_numpy())]
+        return (f"holds {value!r} in {len(rows)} rows (data rows {rows[:5]}"
+                f"{' ...' if len(rows) > 5 else ''})")
+    return f"is empty in {empty.size} rows (first at data row {int(empty[0]) + 1})"
 
 
 def _columns_layout(frame, kinds, ctx, id_column, sample_columns, log_base, keep,

@@ -124,7 +124,7 @@ def read_mztab(
     var = table[var_cols].astype(object).where(table[var_cols].notna(), None)
     keep = [r for r, k in (("decoy", keep_decoys), ("contaminant", keep_contaminants)) if k]
     return build_anndata(ctx, matrix.T, names, proteins, var=pd.DataFrame(var), keep=keep,
-                         sample_origins=[c for c, _ in cols])
+                         sample_origins=[c for c, _ in cols], feature_what="PRT entry")
 
 
 _RESULT_TYPE = "opt_global_result_type"
