@@ -188,3 +188,18 @@ def test_repeated_ids_in_a_sample_column_are_warned_about(tmp_path):
     assert adata.obs["sample"].tolist() == ["A", "B", "A"]  # nothing merged, nothing lost
     with pytest.raises(ValueError, match=r"sample name 'A' occurs 2 times"):
         read(path, id_column="sample")
+
+
+def test_unknown_cell_text_error_gives_the_token_list_to_pass(tmp_path):
+    path = tmp_path / "lod.csv"
+    path.write_text("Protein,S1,S2,S3\nP12345,100,,<LOD\nQ99999,NaN,5,6\nO00001,0,8,n.d.\n")
+    # S3 is mostly '<LOD'/'n.d.': it was moved to the protein annotations without a word
+    with pytest.raises(ValueError, match=r"column 'S3' holds numbers but also the text '<LOD' "
+                                         r"\(data row 1\)") as info:
+        read(path)
+    assert "pass missing_tokens=[" in str(info.value) and "'nan'" in str(info.value)
+    tokens = ["nan", "<LOD", "n.d."]
+    adata = read(path, missing_tokens=tokens)  # the empty cell stays missing without ''
+    assert adata.uns[UNS_READ]["missing_tokens"] == {"<lod": 1, "blank": 1, "n.d.": 1,
+                                                     "nan": 1, "0": 1}
+    np.testing.assert_array_equal(adata.to_df().loc["S3"], [np.nan, 6.0, np.nan])

@@ -70,7 +70,8 @@ class ReadContext:
     log_base_applied: bool = False
 
     def __post_init__(self) -> None:
-        self._tokens = frozenset(t.strip().lower() for t in self.missing_tokens)
+        # an empty cell is missing whatever the list says, as 0 is: it holds no number
+        self._tokens = frozenset(t.strip().lower() for t in self.missing_tokens) | {""}
         if self.decimal not in DECIMAL_MARKS:
             raise ValueError(f"decimal must be ',' or '.' (or None to infer it), not "
                              f"{self.decimal!r}")
@@ -99,6 +100,20 @@ class ReadContext:
         if ids:
             listed = self.dropped_proteins.setdefault(reason, [])
             listed.extend(ids[: max(0, MAX_LISTED_DROPPED - len(listed))])
+
+    def token_fix(self, text: str) -> str:
+        """Say how to read ``text`` as missing: the missing-token list to pass, in full.
+
+        ``missing_tokens`` replaces the default list, so the fix repeats the tokens in use
+        and the default ones.
+        """
+        known = [*self.missing_tokens, *MISSING_TOKENS]
+        tokens = [t for t in dict.fromkeys(t.strip() for t in known) if t]
+        tokens = [t for t in tokens if t.lower() != text.strip().lower()] + [text.strip()]
+        listed = ",".join(tokens)
+        return (f"if {text.strip()!r} means 'missing', pass missing_tokens={tokens!r} "
+                f"(CLI: --missing-tokens '{listed}'; the option replaces the default list, "
+                "so it repeats it)")
 
     def error(self, message: str) -> ValueError:
         """Return a ``ValueError`` whose text starts with the file name."""
@@ -207,7 +222,7 @@ def parse_numeric(
                 ) from None
             raise ctx.error(
                 f"column {column!r} should hold numbers but row {row_offset + i + 1} holds "
-                f"{text!r}. Add it to missing_tokens if it means 'missing', or choose another "
+                f"{text!r}: {ctx.token_fix(text)}; otherwise fix the cell or choose another "
                 "column."
             ) from None
     if comma_rows:
@@ -395,8 +410,9 @@ def classify_columns(frame: pd.DataFrame, tokens: frozenset[str]) -> pd.DataFram
     -------
     pandas.DataFrame
         One row per column with ``all_numeric`` (every cell a number or a missing token),
-        ``share`` (share of non-missing cells that are numbers) and ``bad`` (one offending
-        cell or None).
+        ``share`` (share of non-missing cells that are numbers), ``bad`` (one offending
+        cell or None) and ``n_texts`` (how many different texts that are not numbers, among
+        the first thousand).
 
     """
     n_rows, n_cols = frame.shape
@@ -419,12 +435,15 @@ def classify_columns(frame: pd.DataFrame, tokens: frozenset[str]) -> pd.DataFram
     n_present = present2.sum(axis=0)
     share = np.where(n_present > 0, numeric2.sum(axis=0) / np.maximum(n_present, 1), 1.0)
     bad: list[str | None] = []
+    n_texts: list[int] = []
     text2 = text.to_numpy(dtype=object).reshape(shape, order="F")
     for j in range(n_cols):
         rows = np.flatnonzero(~ok2[:, j])
         bad.append(str(text2[rows[0], j]) if rows.size else None)
+        n_texts.append(len(set(text2[rows[:1000], j].tolist())))
     return pd.DataFrame(
-        {"all_numeric": ok2.all(axis=0), "share": share, "bad": bad}, index=cols
+        {"all_numeric": ok2.all(axis=0), "share": share, "bad": bad, "n_texts": n_texts},
+        index=cols,
     )
 
 

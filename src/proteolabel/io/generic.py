@@ -144,8 +144,17 @@ def _is_sample_annotation_name(column: str) -> bool:
     return key in _SAMPLE_ANNOTATION_NAMES or key.startswith("age ")
 
 
+#: A column holding numbers and at most this many different other texts is a measurement
+#: column with unreadable cells (``<LOD``, ``n.d.``), even when most of its cells are such.
+_MAX_TOKEN_TEXTS = 3
+
+
 def _classify(frame: pd.DataFrame, ctx: ReadContext) -> tuple[dict[str, str], set[str]]:
     """Label each column: 'index', 'annotation' (_-prefixed), 'numeric', 'mixed' or 'text'.
+
+    'mixed': mostly numbers, or numbers among at most :data:`_MAX_TOKEN_TEXTS` different
+    texts (a sample with many ``<LOD`` cells); reading such a column as values is an error
+    naming the text, never a silent move to the annotations.
 
     A column named like an id column (``sample``, ``patient``, ``run``, ``protein``,
     ``accession``, ``gene``, ``id``, ...) is 'text' even when its cells are numbers; those
@@ -166,7 +175,11 @@ def _classify(frame: pd.DataFrame, ctx: ReadContext) -> tuple[dict[str, str], se
         elif stats.at[col, "all_numeric"]:
             kinds[col] = "numeric"
         else:
-            kinds[col] = "mixed" if stats.at[col, "share"] >= 0.5 else "text"
+            share = stats.at[col, "share"]
+            # numbers among a few repeated texts ('<LOD', 'n.d.'): a measurement column whose
+            # texts need a decision, not a text annotation
+            token_like = share > 0 and stats.at[col, "n_texts"] <= _MAX_TOKEN_TEXTS
+            kinds[col] = "mixed" if share >= 0.5 or token_like else "text"
     if numeric_ids:
         ctx.note(f"column(s) {numeric_ids} hold numbers but are named like id columns: read as "
                  "ids, not as values")
@@ -305,12 +318,16 @@ def _split_named_annotations(frame: pd.DataFrame, columns: Sequence[str], is_nam
 
 def _raise_mixed(frame: pd.DataFrame, col: str, ctx: ReadContext) -> None:
     _, _, bad = looks_numeric(frame[col], ctx.tokens)
+    cells = frame[col].astype(str).str.strip()
+    rows = np.flatnonzero(cells.eq(bad).to_numpy()) if bad is not None else np.empty(0)
+    where = (f" (data row {int(rows[0]) + 1}"
+             f"{f', and {rows.size - 1} more' if rows.size > 1 else ''})") if rows.size else ""
     if bad is not None and _THOUSANDS.match(bad):
-        raise ctx.error(f"column {col!r} holds {bad!r}, a number written with thousands "
-                        "separators; export the table without them.")
+        raise ctx.error(f"column {col!r} holds {bad!r}{where}, a number written with "
+                        "thousands separators; export the table without them.")
     raise ctx.error(
-        f"column {col!r} is mostly numbers but holds the text {bad!r}. Add that text to "
-        "missing_tokens if it means 'missing', fix the cell, or list the column in "
+        f"column {col!r} holds numbers but also the text {bad!r}{where}: "
+        f"{ctx.token_fix(str(bad))}; otherwise fix the cell, or list the column in "
         "annotation_columns if it is not a measurement."
     )
 
