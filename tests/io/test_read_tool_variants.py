@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -167,3 +168,36 @@ def test_mztab_with_study_variable_abundances_only(tmp_path):
     with pytest.raises(ValueError, match=r"no protein_abundance_assay\[n\] columns.*it has "
                                          r"\['protein_abundance_study_variable\[n\]'\]"):
         read(path, quantity="assay")
+
+
+def test_skyline_report_pivoted_by_replicate(tmp_path):
+    frame = pd.DataFrame({
+        "Protein": ["sp|P12345|A_HUMAN", "sp|P12345|A_HUMAN", "sp|Q99999|B_HUMAN"],
+        "Peptide": ["AAAK", "CCCK", "DDDK"],
+        "Rep1 Total Area": [100.0, 200.0, "#N/A"], "Rep1 Retention Time": [10.1, 12.3, 14.0],
+        "Rep2 Total Area": [110.0, 210.0, 300.0], "Ctrl 3 Total Area": [120.0, 220.0, 330.0],
+    })
+    path = tmp_path / "grid.csv"
+    frame.to_csv(path, index=False)
+    adata = read(path)
+    assert adata.uns[UNS_READ]["format"] == "skyline"
+    assert list(adata.obs_names) == ["Rep1", "Rep2", "Ctrl 3"]
+    df = adata.to_df()
+    assert df["sp|P12345|A_HUMAN"].tolist() == [300.0, 320.0, 340.0]
+    assert np.isnan(df.loc["Rep1", "sp|Q99999|B_HUMAN"])
+    assert adata.layers["n_values"][:, 0].tolist() == [2, 2, 2]
+
+
+def test_skyline_transitions_pivoted_by_replicate(tmp_path):
+    frame = pd.DataFrame({
+        "Protein Name": ["P12345"] * 3, "Peptide Modified Sequence": ["AAAK"] * 3,
+        "Fragment Ion": ["y3", "y2", "precursor"], "Quantitative": [True, True, False],
+        "A Area": [10.0, 5.0, 100.0], "B Area": [20.0, 6.0, 200.0],
+        "A Total Area": [1.0, 1.0, 1.0], "B Total Area": [2.0, 2.0, 2.0],
+    })
+    path = tmp_path / "grid.tsv"
+    frame.to_csv(path, sep="\t", index=False)
+    adata = read(path)
+    assert adata.to_df()["P12345"].tolist() == [15.0, 26.0]  # transition areas
+    totals = read(path, quantity="total_area")  # one precursor total, counted once
+    assert totals.to_df()["P12345"].tolist() == [1.0, 2.0]
