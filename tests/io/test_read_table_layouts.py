@@ -203,3 +203,17 @@ def test_unknown_cell_text_error_gives_the_token_list_to_pass(tmp_path):
     assert adata.uns[UNS_READ]["missing_tokens"] == {"<lod": 1, "blank": 1, "n.d.": 1,
                                                      "nan": 1, "0": 1}
     np.testing.assert_array_equal(adata.to_df().loc["S3"], [np.nan, 6.0, np.nan])
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_long_table_is_inferred(tmp_path, suffix):
+    frame = pd.DataFrame({"sample_id": pd.Categorical(["A", "A", "B", "B", "B"]),
+                          "protein": pd.Categorical(["P12345", "Q99999", "P12345", "Q99999",
+                                                     "Q99999"]),
+                          "intensity": [100.0, 200.0, 300.0, 400.0, 5.0]})
+    path = tmp_path / f"long{suffix}"
+    frame.to_parquet(path) if suffix == ".parquet" else frame.to_csv(path, index=False)
+    adata = read(path)  # was: 5 'samples' and one protein called 'intensity'
+    assert adata.uns[UNS_READ]["format"] == "generic_long"
+    assert list(adata.obs_names) == ["A", "B"]
+    assert adata.to_df().loc["B"].tolist() == [300.0, 405.0]

@@ -677,17 +677,26 @@ def _warn_count_like(peeked, columns, reference, ctx) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-_LONG_SAMPLE = ("sample", "sample name", "run", "replicate", "replicate name", "file name",
-                "raw file", "R.FileName", "File.Name")
+_LONG_SAMPLE = ("sample", "sample name", "sample id", "run", "run name", "replicate",
+                "replicate name", "file name", "raw file", "R.FileName", "File.Name")
 _LONG_PROTEIN = ("protein", "protein id", "protein ids", "protein group", "protein name",
-                 "accession", "PG.ProteinGroups", "Protein.Group")
+                 "protein accession", "accession", "uniprot", "PG.ProteinGroups",
+                 "Protein.Group", "gene", "gene name", "genes")
 _LONG_VALUE = ("intensity", "value", "quantity", "area", "abundance", "total area")
+
+
+def _sniff_long(name: str, columns: Sequence[str]) -> float:
+    """Score a table with a sample, a protein and a value column (by name) as a long one."""
+    found = [find_column(columns, *names) for names in (_LONG_SAMPLE, _LONG_PROTEIN,
+                                                          _LONG_VALUE)]
+    return 0.5 if all(found) else 0.0
 
 
 @register_reader(
     "generic_long",
-    sniff=None,
-    description="any long table with user-named sample, protein and value columns",
+    sniff=_sniff_long,
+    description="any long table (one row per sample and protein: sample, protein and value "
+    "columns)",
 )
 def read_generic_long(
     table: Table,
@@ -712,7 +721,9 @@ def read_generic_long(
         The read record.
     sample_column, protein_column, value_column
         The columns to use (detected from common names such as ``sample``/``run``,
-        ``protein``/``accession`` and ``intensity``/``value``/``area`` when not given).
+        ``protein``/``accession`` and ``intensity``/``value``/``area`` when not given). A
+        table with such a column of each kind is read as a long table when no format is
+        given.
     annotation_columns
         Columns kept in ``obs`` when they are constant within each sample.
     aggregate
