@@ -217,3 +217,16 @@ def test_long_table_is_inferred(tmp_path, suffix):
     assert adata.uns[UNS_READ]["format"] == "generic_long"
     assert list(adata.obs_names) == ["A", "B"]
     assert adata.to_df().loc["B"].tolist() == [300.0, 405.0]
+
+
+def test_minus_infinity_on_a_log_scale_is_missing(tmp_path):
+    path = tmp_path / "log.tsv"
+    path.write_text("Protein\tS1\tS2\tS3\nP12345\t23.5\t-Infinity\t24\nQ99999\tNaN\t20\t-Inf\n")
+    adata = read(path, log_base=2)
+    np.testing.assert_array_equal(adata.to_df()["P12345"], [2 ** 23.5, np.nan, 2 ** 24])
+    assert adata.uns[UNS_READ]["missing_tokens"]["-inf"] == 2
+    with pytest.raises(ValueError, match=r"infinite value \('-Infinity'\).*log_base"):
+        read(path)
+    path.write_text("Protein,S1,S2\nP12345,1e6,inf\nQ99999,2,3\n")
+    with pytest.raises(ValueError, match=r"infinite value \('inf'\) at row 1.*missing_tokens="):
+        read(path)

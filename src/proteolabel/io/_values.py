@@ -317,12 +317,23 @@ def _apply_decimal(raw: np.ndarray, column: str, ctx: ReadContext, row_offset: i
 
 
 def _finish(out, raw, column, ctx, zero_is_missing, allow_negative, row_offset) -> np.ndarray:
+    if allow_negative:
+        # values on a log scale: -inf is the log of 0 (Perseus, R write -Infinity, -Inf), the
+        # missing value of a linear scale
+        low = np.isneginf(out)
+        if low.any():
+            out[low] = np.nan
+            ctx.token_counts["-inf"] += int(low.sum())
+            ctx.token_display.setdefault("-inf", "-Infinity")
     bad = np.isinf(out)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
+        text = str(raw[i]).strip() if raw is not None else str(out[i])
+        hint = ("; on a log scale, -Infinity (the log of 0) is read as missing when log_base "
+                "is given" if out[i] < 0 else "")
         raise ctx.error(
-            f"column {column!r} holds an infinite value at row {row_offset + i + 1}; "
-            "intensities must be finite."
+            f"column {column!r} holds an infinite value ({text!r}) at row {row_offset + i + 1}; "
+            f"intensities must be finite: {ctx.token_fix(text)}{hint}."
         )
     if not allow_negative:
         neg = out < 0
