@@ -230,3 +230,20 @@ def test_minus_infinity_on_a_log_scale_is_missing(tmp_path):
     path.write_text("Protein,S1,S2\nP12345,1e6,inf\nQ99999,2,3\n")
     with pytest.raises(ValueError, match=r"infinite value \('inf'\) at row 1.*missing_tokens="):
         read(path)
+
+
+def test_numeric_sample_ids_of_a_long_table_match_the_labels(tmp_path):
+    from proteolabel.io import read_labels
+
+    frame = pd.DataFrame({"sample": [1.0, 1.0, 2.0, 10.0, 10.0],
+                          "protein": ["P1", "P2", "P1", "P1", "P2"],
+                          "intensity": [1.0, 2.0, 3.0, 4.0, 5.0]})
+    frame.to_parquet(tmp_path / "long.parquet")
+    frame.assign(sample=pd.Categorical(frame["sample"])).to_parquet(tmp_path / "cat.parquet")
+    pd.DataFrame({"sample": [1, 2, 10], "group": ["a", "b", "b"]}).to_csv(
+        tmp_path / "labels.csv", index=False)
+    for name in ("long.parquet", "cat.parquet"):
+        adata = read(tmp_path / name)
+        assert list(adata.obs_names) == ["1", "2", "10"]  # not '1.0', '2.0', '10.0'
+        labels = read_labels(tmp_path / "labels.csv", samples=list(adata.obs_names))
+        assert labels.to_dict() == {"1": "a", "2": "b", "10": "b"}

@@ -307,9 +307,28 @@ def run_keys(values: pd.Series) -> pd.Series:
     Long readers aggregate on these original identifiers and normalise the sample names only
     afterwards, so that two different runs that normalise to one name are reported as a
     duplicate (:func:`check_unique_samples`) instead of being summed. Empty cells become
-    ``""`` (an error in :func:`build_anndata`).
+    ``""`` (an error in :func:`build_anndata`). Whole numbers stored as floats (a numeric
+    sample column of a parquet or Excel file: ``1.0``) are written without ``.0``, as wide
+    tables and :func:`~proteolabel.io.read_labels` write them, so ids ``1``, ``2`` match.
     """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        labels = run_keys(pd.Series(values.cat.categories, dtype=object)).to_numpy(dtype=object)
+        codes = values.cat.codes.to_numpy()
+        out = np.where(codes >= 0, labels[np.maximum(codes, 0)] if labels.size else "", "")
+        return pd.Series(out, index=values.index, dtype=object)
+    if pd.api.types.is_float_dtype(values.dtype):
+        numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        whole = np.isfinite(numbers) & (numbers == np.floor(numbers))
+        text = values.astype(object).where(values.notna(), "").astype(str).to_numpy(dtype=object)
+        text[whole] = numbers[whole].astype(np.int64).astype(str)
+        return pd.Series(text, index=values.index, dtype=object).str.strip()
     text = values.astype(object).where(values.notna(), "")
+    if text.dtype == object and len(text):
+        floats = text.map(lambda v: isinstance(v, float | np.floating)).to_numpy(dtype=bool)
+        if floats.any():
+            text = text.copy()
+            text[floats] = [str(int(v)) if np.isfinite(v) and float(v).is_integer() else str(v)
+                            for v in text[floats]]
     return text.astype(str).str.strip()
 
 
