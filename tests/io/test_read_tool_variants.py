@@ -201,3 +201,22 @@ def test_skyline_transitions_pivoted_by_replicate(tmp_path):
     assert adata.to_df()["P12345"].tolist() == [15.0, 26.0]  # transition areas
     totals = read(path, quantity="total_area")  # one precursor total, counted once
     assert totals.to_df()["P12345"].tolist() == [1.0, 2.0]
+
+
+def test_maxquant_label_free_experiments_named_like_silac_channels(tmp_path):
+    header = ("Protein IDs\tIntensity\tIntensity H\tIntensity L\tIntensity Ctrl\t"
+              "LFQ intensity H\tLFQ intensity L\tLFQ intensity Ctrl\tReverse\t"
+              "Potential contaminant\n")
+    path = tmp_path / "proteinGroups.txt"
+    path.write_text(header + "P12345\t600\t100\t200\t300\t100\t200\t300\t\t\n"
+                    "Q99999\t60\t10\t20\t30\t10\t20\t30\t\t\n")
+    adata = read(path)  # 'H' and 'L' (heart, liver) were dropped as SILAC channel totals
+    assert list(adata.obs_names) == ["H", "L", "Ctrl"]
+    assert adata.to_df()["P12345"].tolist() == [100.0, 200.0, 300.0]
+    # with channel columns next to them, the letters are SILAC channels
+    silac = header.replace("LFQ intensity Ctrl",
+                           "LFQ intensity Ctrl\tIntensity L Ctrl\tIntensity H Ctrl")
+    path.write_text(silac + "P12345\t600\t100\t200\t300\t100\t200\t300\t210\t90\t\t\n")
+    adata = read(path)
+    assert list(adata.obs_names) == ["Ctrl"]
+    assert any("SILAC channels ['L', 'H']" in m for m in adata.uns[UNS_READ]["messages"])
