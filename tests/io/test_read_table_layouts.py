@@ -97,6 +97,8 @@ def test_header_row_option_is_checked(tmp_path):
         read(path, header_row=0)
     with pytest.raises(ValueError, match="header_row=9, but the file has only 4 lines"):
         read(path, header_row=9)
+    with pytest.raises(ValueError, match="header_row applies to text and Excel files only"):
+        read(pd.read_csv(path), header_row=2)
 
 
 _PERSEUS = (

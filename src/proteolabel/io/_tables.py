@@ -1125,6 +1125,9 @@ def open_table(
 
     """
     if isinstance(path, pd.DataFrame):
+        if header_row is not None:
+            raise ValueError("<DataFrame>: option header_row applies to text and Excel files "
+                             "only; a DataFrame's header is its columns.")
         return FrameTable("<DataFrame>", path)
     path = str(path)
     if not Path(path).exists():
