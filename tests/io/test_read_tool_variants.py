@@ -130,6 +130,7 @@ def test_spectronaut_report_with_pg_quantity_only(tmp_path):
         adata = read(path)
     assert adata.to_df()["P12345"].tolist() == [1e6, 2e6, 3e6]
     assert adata.uns[UNS_READ]["missing_tokens"]["filtered"] == 3
+    assert any("no EG.Qvalue column" in m for m in adata.uns[UNS_READ]["messages"])
     assert adata.obs["R.Condition"].tolist() == ["ctrl", "ctrl", "case"]
     with pytest.raises(ValueError, match=r"no quantity column 'FG\.MS1Quantity'"):
         read(path, quantity="ms1")

@@ -157,6 +157,10 @@ def _read_long(table, ctx, quantity, sample_column, protein_column, q_value, pg_
     decoy = find_column(table.columns, "EG.IsDecoy")
     qcols = [(find_column(table.columns, "EG.Qvalue"), q_value, "rows_q_value"),
              (find_column(table.columns, "PG.Qvalue"), pg_q_value, "rows_pg_q_value")]
+    for (col, limit, _), name in zip(qcols, ("EG.Qvalue", "PG.Qvalue"), strict=True):
+        if col is None and limit is not None:
+            ctx.note(f"no {name} column: that filter was not applied (Spectronaut's own "
+                     "filtering, e.g. 'Filtered' cells, is what the report holds)")
     qcols = [(c, lim, r) for c, lim, r in qcols if c is not None and lim is not None]
     annotations = [c for c in (find_column(table.columns, a) for a in _ANNOTATIONS) if c]
     needed = [run, prot, value, *[c for c in (precursor, decoy) if c],
