@@ -221,3 +221,11 @@ def test_maxquant_label_free_experiments_named_like_silac_channels(tmp_path):
     adata = read(path)
     assert list(adata.obs_names) == ["Ctrl"]
     assert any("SILAC channels ['L', 'H']" in m for m in adata.uns[UNS_READ]["messages"])
+
+
+def test_diann2_report_without_pg_quantity_says_what_to_read(tmp_path):
+    path = tmp_path / "report.parquet"
+    _diann2_rows(("",)).to_parquet(path)
+    with pytest.raises(ValueError, match=r"DIA-NN 2 reports no longer hold PG\.Quantity.*"
+                                         r"quantity='maxlfq'"):
+        read(path, quantity="pg")

@@ -195,9 +195,13 @@ def _resolve_quantity(table: Table, ctx: ReadContext, quantity: str | None) -> t
         wanted, mode = quantity, ("sum" if "precursor" in canonical(quantity) else "max")
     col = find_column(table.columns, wanted)
     if col is None:
+        hint = ""
+        if canonical(wanted) in ("pg quantity", "pg normalised"):
+            hint = (" DIA-NN 2 reports no longer hold PG.Quantity and PG.Normalised: read "
+                    "quantity='maxlfq' (PG.MaxLFQ) or 'precursor' (Precursor.Quantity summed).")
         raise ctx.error(
             f"no quantity column {wanted!r}; choose one of {sorted(DIANN_QUANTITIES)} or a "
-            f"column name. Columns are {table.columns}."
+            f"column name.{hint} Columns are {table.columns}."
         )
     return col, mode
 
