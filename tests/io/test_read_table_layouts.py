@@ -249,3 +249,12 @@ def test_numeric_sample_ids_of_a_long_table_match_the_labels(tmp_path):
         assert list(adata.obs_names) == ["1", "2", "10"]  # not '1.0', '2.0', '10.0'
         labels = read_labels(tmp_path / "labels.csv", samples=list(adata.obs_names))
         assert labels.to_dict() == {"1": "a", "2": "b", "10": "b"}
+
+
+def test_two_field_title_line_points_to_header_row(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("Report of project X,2024-01-01\n" + _CSV)
+    with pytest.raises(ValueError, match=r"line 2 has 4 fields.*If line 1 is not the table's "
+                                         r"header.*header_row=N"):
+        read(path)
+    assert list(read(path, header_row=2).obs_names) == ["S1", "S2", "S3"]

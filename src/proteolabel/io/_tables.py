@@ -509,10 +509,15 @@ class TextTable(Table):
         self.perseus: dict[str, list[str]] = scan.perseus
         if scan.long_line is not None:
             line, k = scan.long_line
+            header_hint = ""
+            if line == scan.header_line + 1 and self.header_row is None:
+                header_hint = (f" If line {scan.header_line} is not the table's header (a title "
+                               "or a note above it), name the header line with --option "
+                               "header_row=N (header_row=N in Python).")
             raise ValueError(
                 f"{path}: line {line} has {k} fields but the header has {len(scan.header)}; the "
                 "extra values cannot be matched to columns. Fix that row (a stray delimiter or "
-                f"an unquoted value holding {self.delimiter!r}).{self._span_hint()}"
+                f"an unquoted value holding {self.delimiter!r}).{header_hint}{self._span_hint()}"
             )
         if scan.records == len(scan.blank) + len(scan.perseus_rows):
             raise _no_rows(self.path, "the file", self.columns)
@@ -629,7 +634,8 @@ class TextTable(Table):
             reader = csv.reader(handle, delimiter=self.delimiter, quoting=quoting)
             header, lead, header_line, preamble, pending = self._find_header(path, reader)
             n = len(header)
-            scan = _Scan(header=header, lead=lead, width=n, preamble=preamble)
+            scan = _Scan(header=header, lead=lead, width=n, preamble=preamble,
+                         header_line=header_line)
             short = scan.short
             blank = scan.blank
             last = header_line
@@ -924,6 +930,8 @@ class _Scan:
     #: (first line, last line) of the first record written over several lines.
     first_span: tuple[int, int] | None = None
     quote_note: str = ""
+    #: The (last) physical line of the header.
+    header_line: int = 1
     #: Non-blank lines above the header that were skipped: (line, text).
     preamble: list[tuple[int, str]] = field(default_factory=list)
     #: Perseus annotation rows under the header (``#!{Type}...``): name -> fields.
