@@ -21,8 +21,8 @@ returns the same AnnData:
 
 Formats: ``maxquant``, ``maxquant_evidence``, ``skyline``, ``diann``, ``diann_pg``,
 ``diann_pr``, ``spectronaut``, ``fragpipe``, ``fragpipe_peptide``, ``mztab``, ``generic``,
-``generic_long``, ``h5ad``. Containers: delimited text (optionally ``.gz``), Excel, parquet, R
-``.rda``.
+``generic_long``, ``h5ad``. Containers: delimited text (optionally compressed: ``.gz``,
+``.bz2``, ``.xz`` or a ``.zip`` of one file), Excel, parquet, R ``.rda``.
 """
 
 from __future__ import annotations

@@ -274,15 +274,61 @@ def check_unique_samples(
     )
 
 
+def _check_unique_proteins(ctx: ReadContext, proteins: Sequence[str], keep: np.ndarray,
+                           what: str) -> None:
+    """Raise if a protein key occurs twice among the kept features, naming where.
+
+    Positions count the features as the file has them (data rows from 1 below the header,
+    or columns), so that the copies can be found; two rows of one protein are never summed
+    or chosen between silently.
+    """
+    where: dict[str, list[int]] = {}
+    for i, (p, k) in enumerate(zip(proteins, keep, strict=True)):
+        if k:
+            where.setdefault(p, []).append(i + 1)
+    dups = {p: pos for p, pos in where.items() if len(pos) > 1}
+    if not dups:
+        return
+    key, pos = next(iter(dups.items()))
+    shown = ", ".join(map(str, pos[:5])) + (" ..." if len(pos) > 5 else "")
+    more = (f"; {len(dups) - 1} more protein keys occur more than once, e.g. "
+            f"{list(dups)[1:4]}") if len(dups) > 1 else ""
+    raise ctx.error(
+        f"protein key {key!r} occurs in {len(pos)} {what}s ({what}s {shown}, counting from 1"
+        f"{' below the header' if what == 'data row' else ''}){more}. Each {what} must be one "
+        "protein group, and values of two are not added up or chosen between: choose a "
+        "unique id column (id_column=...) or remove or merge the duplicates."
+    )
+
+
 def run_keys(values: pd.Series) -> pd.Series:
     """Return the run identifiers of a long table as text, exactly as written (stripped).
 
     Long readers aggregate on these original identifiers and normalise the sample names only
     afterwards, so that two different runs that normalise to one name are reported as a
     duplicate (:func:`check_unique_samples`) instead of being summed. Empty cells become
-    ``""`` (an error in :func:`build_anndata`).
+    ``""`` (an error in :func:`build_anndata`). Whole numbers stored as floats (a numeric
+    sample column of a parquet or Excel file: ``1.0``) are written without ``.0``, as wide
+    tables and :func:`~proteolabel.io.read_labels` write them, so ids ``1``, ``2`` match.
     """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        labels = run_keys(pd.Series(values.cat.categories, dtype=object)).to_numpy(dtype=object)
+        codes = values.cat.codes.to_numpy()
+        out = np.where(codes >= 0, labels[np.maximum(codes, 0)] if labels.size else "", "")
+        return pd.Series(out, index=values.index, dtype=object)
+    if pd.api.types.is_float_dtype(values.dtype):
+        numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        whole = np.isfinite(numbers) & (numbers == np.floor(numbers))
+        text = values.astype(object).where(values.notna(), "").astype(str).to_numpy(dtype=object)
+        text[whole] = numbers[whole].astype(np.int64).astype(str)
+        return pd.Series(text, index=values.index, dtype=object).str.strip()
     text = values.astype(object).where(values.notna(), "")
+    if text.dtype == object and len(text):
+        floats = text.map(lambda v: isinstance(v, float | np.floating)).to_numpy(dtype=bool)
+        if floats.any():
+            text = text.copy()
+            text[floats] = [str(int(v)) if np.isfinite(v) and float(v).is_integer() else str(v)
+                            for v in text[floats]]
     return text.astype(str).str.strip()
 
 
@@ -321,6 +367,7 @@ def build_anndata(
     what: str = "header",
     duplicate_hint: str = "rename the duplicates in the file",
     filtered_out: Sequence[bool] | None = None,
+    feature_what: str = "data row",
 ) -> ad.AnnData:
     """Apply the common feature filters and return the AnnData every reader returns.
 
@@ -349,6 +396,9 @@ def build_anndata(
         What ``sample_origins`` are (``"header"``, ``"row"``, ``"run"``), for error messages.
     duplicate_hint
         How to fix two samples with the same name, for the error message.
+    feature_what
+        What a protein is in the file (``"data row"``, ``"column"``), for the error about a
+        protein key that occurs twice.
     filtered_out
         Long readers: per sample, whether every row of it was removed by a row filter
         (q-value, decoy, contaminant...; :meth:`LongAccumulator.filtered_out`). Such samples
@@ -407,15 +457,7 @@ def build_anndata(
         keep_cols &= observed
 
     kept = [p for p, k in zip(proteins, keep_cols, strict=True) if k]
-    seen: dict[str, int] = {}
-    for i, p in enumerate(kept):
-        if p in seen:
-            raise ctx.error(
-                f"protein key {p!r} occurs more than once (features {seen[p] + 1} and {i + 1} "
-                "after filtering). Each row must be one protein group; choose a unique id "
-                "column (id_column=...) or remove the duplicate rows."
-            )
-        seen[p] = i
+    _check_unique_proteins(ctx, proteins, keep_cols, feature_what)
     X = np.ascontiguousarray(matrix[:, keep_cols])
     obs_df = pd.DataFrame(index=pd.Index(samples, name=None))
     if obs is not None and obs.shape[1]:
@@ -430,6 +472,7 @@ def build_anndata(
             np.asarray(n_values)[:, keep_cols], dtype=np.int32
         )
 
+    _warn_log_scale(ctx, X)
     no_value_samples = [s for s, row in zip(samples, np.isnan(X).all(axis=1), strict=True)
                         if row and s not in emptied]
     if no_value_samples and X.shape[1]:
@@ -442,6 +485,33 @@ def build_anndata(
         ctx.messages.insert(0, summary)
     adata.uns[UNS_READ] = read_record(ctx, adata)
     return adata
+
+
+#: Values present needed before "every value is small" says "log scale".
+_LOG_EVIDENCE = 10
+#: The largest value a log2 intensity reaches (2 ** 64 is far above any MS signal).
+_LOG_MAX = 64
+
+
+def _warn_log_scale(ctx: ReadContext, matrix: np.ndarray) -> None:
+    """Warn when every value is at most 64: intensities on a log scale, not linear ones.
+
+    Every tool writes linear intensities, so a tool's file that looks logged was transformed
+    after the export (by Perseus, a script, ...); the message says how to read it.
+    """
+    if ctx.log_base_applied:
+        return
+    present = matrix[~np.isnan(matrix)]
+    if present.size < _LOG_EVIDENCE or present.max() > _LOG_MAX:
+        return
+    if ctx.takes_log_base:
+        fix = "pass log_base=2 (or the base used; CLI: --option log_base=2)"
+    else:
+        fix = (f"the {ctx.format} format holds linear intensities, so the file was probably "
+               "transformed after the export (e.g. by Perseus); read it with --format generic "
+               "--option log_base=2 (format='generic', log_base=2 in Python)")
+    ctx.warn(f"all values are at most {present.max():.3g}: the table looks log-transformed. "
+             f"proteolabel expects linear intensities; {fix}.")
 
 
 def read_record(ctx: ReadContext, adata: ad.AnnData) -> dict:

@@ -135,6 +135,9 @@ def infer_format(path: str, table: Table | None) -> tuple[str, float]:
             f"{path}: cannot infer the format from the extension {suffix!r}. Pass format=... "
             f"with one of:\n{known_formats()}"
         )
+    if getattr(table, "perseus", {}).get("Type") is not None:
+        # a matrix saved by Perseus (a '#!{Type}' row): processed, whatever tool it came from
+        return "generic", 1.0
     name = Path(path).name
     best, score = "", 0.0
     for spec in READERS.values():
@@ -151,7 +154,7 @@ def infer_format(path: str, table: Table | None) -> tuple[str, float]:
     return best, score
 
 
-_TABLE_OPTIONS = ("sheet", "delimiter", "encoding", "r_object")
+_TABLE_OPTIONS = ("sheet", "delimiter", "encoding", "r_object", "header_row")
 #: Options that apply to every format, table or not.
 _VALUE_OPTIONS = ("decimal",)
 
@@ -240,7 +243,8 @@ def read(
     elif spec.tabular:
         table = _open(path, table_opts)
 
-    ctx = ReadContext(path=display, format=spec.name, missing_tokens=tokens, decimal=decimal)
+    ctx = ReadContext(path=display, format=spec.name, missing_tokens=tokens, decimal=decimal,
+                      takes_log_base="log_base" in spec.options)
     if table is not None:
         ctx.messages.extend(table.notes)
     options = dict(reader_options)

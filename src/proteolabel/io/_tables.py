@@ -1,7 +1,8 @@
 """Open a tabular file once and read only the columns a reader needs.
 
 Every reader works on a :class:`Table`, whatever the container: delimited text (CSV, TSV,
-``.txt``; optionally gzip-compressed), Excel, parquet, an R data file or an in-memory frame.
+``.txt``; optionally compressed: ``.gz``, ``.bz2``, ``.xz``, or a ``.zip`` of one file),
+Excel, parquet, an R data file or an in-memory frame.
 Text tables are checked before they are read: encoding (UTF-8 with or without BOM, UTF-16,
 cp1252/Latin-1 fallback), delimiter, quoting, blank lines, duplicate headers and ragged rows.
 A table with a header but no data rows is an error.
@@ -56,15 +57,65 @@ def _cp1252_fallback(exc: UnicodeError) -> tuple[str, int]:
 codecs.register_error(CP1252_FALLBACK, _cp1252_fallback)
 
 
-def _suffix(path: str) -> str:
+#: Compression suffixes of text files, read transparently (a ``.zip`` must hold one file).
+COMPRESSION_SUFFIXES = (".gz", ".bz2", ".xz", ".zip")
+
+
+def _compression(path: str) -> str:
+    """Return the compression suffix of ``path`` (``".gz"``...), or ``""``."""
     name = Path(path).name.lower()
-    if name.endswith(".gz"):
-        name = name[:-3]
+    return next((c for c in COMPRESSION_SUFFIXES if name.endswith(c)), "")
+
+
+def _suffix(path: str) -> str:
+    """Return the file type suffix of ``path``, under any compression suffix."""
+    name = Path(path).name.lower()
+    compression = _compression(name)
+    if compression:
+        name = name[: -len(compression)]
     return Path(name).suffix
 
 
+def _zip_member(path: str) -> str:
+    """Return the one file in a zip archive; an archive of several (or none) is an error."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = [i.filename for i in archive.infolist() if not i.is_dir()
+                     and not i.filename.startswith("__MACOSX/")]
+    except zipfile.BadZipFile as exc:
+        raise ValueError(f"{path}: is not a readable zip archive ({exc}).") from None
+    if len(names) != 1:
+        raise ValueError(
+            f"{path}: a zip archive must hold exactly one table, but it holds "
+            f"{names[:10] or 'nothing'}{' ...' if len(names) > 10 else ''}; unpack it and "
+            "give the file you mean."
+        )
+    return names[0]
+
+
 def _open_bytes(path: str):
-    return gzip.open(path, "rb") if str(path).lower().endswith(".gz") else open(path, "rb")
+    """Open a (possibly compressed) file for reading bytes."""
+    compression = _compression(str(path))
+    if compression == ".gz":
+        return gzip.open(path, "rb")
+    if compression == ".bz2":
+        import bz2
+
+        return bz2.open(path, "rb")
+    if compression == ".xz":
+        import lzma
+
+        return lzma.open(path, "rb")
+    if compression == ".zip":
+        import zipfile
+
+        archive = zipfile.ZipFile(path)
+        member = archive.open(_zip_member(path))
+        archive.close()  # the open member keeps the file open until it is closed itself
+        return member
+    return open(path, "rb")
 
 
 class Table:
@@ -198,7 +249,9 @@ class ExcelTable(Table):
 
     typed = True
 
-    def __init__(self, path: str, sheet: str | int | None = None) -> None:
+    def __init__(self, path: str, sheet: str | int | None = None, *,
+                 header_row: int | None = None) -> None:
+        self.header_row = header_row
         try:
             with warnings.catch_warnings():
                 # openpyxl complains about workbook extensions it does not use; not our business.
@@ -220,12 +273,19 @@ class ExcelTable(Table):
         self.looks_like_data = len(names) < 2 or _looks_like_data(raw)
         if raw.shape[0] == 0:
             raise ValueError(f"{path}: sheet {chosen!r} is empty.{self.sheet_hint()}")
+        at, skipped = self._header_position(path, raw)
         header = [
             str(h).strip() if str(h).strip() else f"Unnamed: {i}"
-            for i, h in enumerate(raw.iloc[0].tolist())
+            for i, h in enumerate(raw.iloc[at].tolist())
         ]
         super().__init__(path, header)
-        body = raw.iloc[1:].reset_index(drop=True)
+        if skipped:
+            self.notes.append(
+                f"the header is on row {at + 1} of sheet {chosen!r}; {len(skipped)} row(s) "
+                f"above it that are not part of the table (a title or notes, e.g. row "
+                f"{skipped[0][0]}: {skipped[0][1]!r}) were skipped (choose the header row with "
+                "--option header_row=N on the command line or header_row=N in Python)")
+        body = raw.iloc[at + 1:].reset_index(drop=True)
         # drop rows that are entirely empty (Excel often leaves formatted blank rows)
         blank = pd.Series((body.to_numpy(dtype=object) == "").all(axis=1), index=body.index)
         if blank.any():
@@ -234,6 +294,42 @@ class ExcelTable(Table):
         self._body = body
         if len(names) > 1:
             self.notes.append(f"read sheet {chosen!r} of {names}")
+
+    def _header_position(self, path: str, raw: pd.DataFrame) -> tuple[int, list]:
+        """Return the header's row position and the filled rows above it ``(row, text)``.
+
+        The header is the first row that is not a ``#`` comment or a title (see
+        :func:`_table_row`) and has filled rows below it; rows above it (a title, notes in
+        one cell) are skipped. When the row below
+        it names columns that the header leaves empty (a header over two rows, as merged
+        cells give), that is an error: the names cannot be chosen without guessing. With
+        ``header_row`` the header is that row and nothing is guessed.
+        """
+        cells = raw.iloc[: _EXCEL_PREAMBLE + 2].to_numpy(dtype=object)
+        text = [[str(v).strip() for v in row] for row in cells]
+        if self.header_row is not None:
+            if self.header_row > raw.shape[0]:
+                raise ValueError(f"{path}: header_row={self.header_row}, but sheet "
+                                 f"{self.sheet!r} has {raw.shape[0]} rows.")
+            return self.header_row - 1, []
+        filled = [i for i, row in enumerate(text) if any(row)]
+        first = filled[0] if filled else 0
+        at = next((i for i in filled[: _EXCEL_PREAMBLE + 1] if _table_row(text[i])), first)
+        if not any(i > at for i in filled):
+            at = first  # no table below it (a sheet of notes): nothing to skip
+        skipped = [(i + 1, " ".join(v for v in text[i] if v)[:80]) for i in filled if i < at]
+        below = at + 1
+        if below < len(text) and _second_header(text[at], cells[below], cells[below + 1:]):
+            names = [v for v, h in zip(text[below], text[at], strict=True) if v and not h]
+            raise ValueError(
+                f"{path}: the header of sheet {self.sheet!r} spans rows {at + 1} and "
+                f"{below + 1} (row {below + 1} names columns that row {at + 1} leaves empty: "
+                f"{names[:5]}), as merged header cells give; proteolabel reads one header "
+                f"row. Pass header_row={below + 1} to read row {below + 1} as the header "
+                f"(CLI: --option header_row={below + 1}), or edit the sheet so that one row "
+                "names every column."
+            )
+        return at, skipped
 
     def sheet_hint(self) -> str:
         """Return the sentence that errors about this table end with.
@@ -263,7 +359,7 @@ class ExcelTable(Table):
                     book.parse(n, header=None, dtype=object, na_filter=False))]
         if len(found) != 1:
             return self
-        table = ExcelTable(self.path, found[0])
+        table = ExcelTable(self.path, found[0], header_row=self.header_row)
         table.notes.insert(0, f"sheet {self.sheet!r} does not look like a data table, so sheet "
                               f"{found[0]!r} was read, the only one of {self.sheet_names} that "
                               "does (choose another with --option sheet=NAME on the command "
@@ -279,6 +375,36 @@ class ExcelTable(Table):
         out = self._body.iloc[:, [self.position(c) for c in columns]].copy()
         out.columns = list(columns)
         return out
+
+
+#: Rows looked at above a sheet's header for a title or notes.
+_EXCEL_PREAMBLE = 50
+
+
+def _is_number(value) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float, np.number)):
+        return bool(np.isfinite(value))
+    try:
+        float(str(value).strip().replace(",", "."))
+    except ValueError:
+        return False
+    return True
+
+
+def _second_header(header: list[str], row, rest) -> bool:
+    """Say whether ``row`` continues a header over a second row.
+
+    It does when it holds text only, fills a cell the header leaves empty, and numbers
+    follow below it.
+    """
+    cells = [str(v).strip() for v in row]
+    if not any(c and not h for c, h in zip(cells, header, strict=True)):
+        return False
+    if any(c and _is_number(v) for c, v in zip(cells, row, strict=True)):
+        return False
+    return any(_is_number(v) for r in rest[:20] for v in r if str(v).strip())
 
 
 def _sheet_name(path: str, names: list[str], sheet: str | int | None) -> str:
@@ -352,8 +478,11 @@ class TextTable(Table):
 
     typed = False
 
-    def __init__(self, path: str, *, delimiter: str | None = None, encoding: str | None = None):
+    def __init__(self, path: str, *, delimiter: str | None = None, encoding: str | None = None,
+                 header_row: int | None = None):
         self.encoding = encoding or detect_encoding(path)
+        #: The line of the header asked for (1-based), or None to find it (see ``_scan_once``).
+        self.header_row = header_row
         #: Codec error handler: ``"strict"``, or :data:`CP1252_FALLBACK` for a UTF-8 file with
         #: a few bytes in a Windows code page.
         self.errors = "strict"
@@ -374,20 +503,40 @@ class TextTable(Table):
         self._lead, self._width, self._short = scan.lead, scan.width, scan.short
         self._long_empty, self._blank, self._n_records = scan.long_empty, scan.blank, scan.records
         self._first_span = scan.first_span
+        self._perseus = scan.perseus_rows
+        #: Perseus annotation rows (``#!{Type}``, ``#!{C:Group}``...) by name, one entry per
+        #: column (the ``#!{...}`` prefix removed); they are not data rows.
+        self.perseus: dict[str, list[str]] = scan.perseus
         if scan.long_line is not None:
             line, k = scan.long_line
+            header_hint = ""
+            if line == scan.header_line + 1 and self.header_row is None:
+                header_hint = (f" If line {scan.header_line} is not the table's header (a title "
+                               "or a note above it), name the header line with --option "
+                               "header_row=N (header_row=N in Python).")
             raise ValueError(
                 f"{path}: line {line} has {k} fields but the header has {len(scan.header)}; the "
                 "extra values cannot be matched to columns. Fix that row (a stray delimiter or "
-                f"an unquoted value holding {self.delimiter!r}).{self._span_hint()}"
+                f"an unquoted value holding {self.delimiter!r}).{header_hint}{self._span_hint()}"
             )
-        if scan.records == len(scan.blank):
+        if scan.records == len(scan.blank) + len(scan.perseus_rows):
             raise _no_rows(self.path, "the file", self.columns)
         if self.encoding not in ("utf-8", "utf-8-sig"):
             self.notes.append(f"read as {self.encoding}")
-        if scan.lead > 1:
+        if scan.preamble:
+            first = scan.preamble[0][1]
+            self.notes.append(
+                f"the header is on line {scan.lead}; {len(scan.preamble)} line(s) above it that "
+                f"are not part of the table (comments or a title, e.g. line {scan.preamble[0][0]}"
+                f": {first!r}) were skipped (choose the header line with --option "
+                "header_row=N on the command line or header_row=N in Python)")
+        elif scan.lead > 1:
             self.notes.append(f"the header is on line {scan.lead}; the blank lines before it "
                               "were skipped")
+        if scan.perseus:
+            self.notes.append(
+                f"{len(scan.perseus_rows)} Perseus annotation row(s) below the header "
+                f"({', '.join('#!{' + k + '}' for k in scan.perseus)}) were not read as data")
         if scan.blank:
             n_blank = len(scan.blank)
             self.notes.append("1 blank line among the rows was skipped" if n_blank == 1 else
@@ -483,24 +632,30 @@ class TextTable(Table):
         quoting = csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE
         with _csv_fields_unlimited(), self._text_stream(path) as handle:
             reader = csv.reader(handle, delimiter=self.delimiter, quoting=quoting)
-            header = None
-            lead = 0
-            for row in reader:
-                lead += 1
-                if any(f.strip() for f in row):
-                    header = row
-                    break
-            if header is None:
-                raise ValueError(f"{path}: the file is empty.")
+            header, lead, header_line, preamble, pending = self._find_header(path, reader)
             n = len(header)
-            scan = _Scan(header=header, lead=lead, width=n)
+            scan = _Scan(header=header, lead=lead, width=n, preamble=preamble,
+                         header_line=header_line)
             short = scan.short
             blank = scan.blank
-            last = reader.line_num
+            last = header_line
             index = 0
             listed = scan.watch
-            for row in reader:
-                line = reader.line_num
+
+            def records():
+                yield from pending
+                for record in reader:
+                    yield reader.line_num, record
+
+            for line, row in records():
+                if row and row[0].startswith("#!{") and "}" in row[0]:
+                    # Perseus writes its column types and annotations as rows under the header
+                    key, _, first = row[0][3:].partition("}")
+                    scan.perseus.setdefault(key, [first, *row[1:]])
+                    scan.perseus_rows.append(index)
+                    index += 1
+                    last = line
+                    continue
                 k = len(row)
                 first = last + 1  # the record's first physical line
                 spans = line > first
@@ -549,6 +704,56 @@ class TextTable(Table):
         scan.header = [h or f"Unnamed: {i}" for i, h in enumerate(header)]
         return scan
 
+    #: Lines looked at above the header for comments and titles.
+    _MAX_PREAMBLE = 200
+
+    def _find_header(self, path: str, reader) -> tuple[list[str], int, int, list, list]:
+        """Find the header record.
+
+        Returns the header, the number of records up to and including it, its (last) line,
+        the non-blank lines skipped above it (``(line, text)``) and the records already read past it
+        (``(line, fields)``, blank ones included), which are data.
+
+        The header is the first record that is not a comment or a title (:func:`_table_row`):
+        lines above it whose only filled field is the first (a title, a note) or starting
+        with ``#`` (a comment) are skipped, unless such a ``#`` line is as wide as the record
+        after it and has two filled fields, which makes it a header written with a leading
+        ``#``.
+        When no record qualifies, the first non-blank one is the header. With ``header_row``
+        the header is that record (counting every record from 1) and nothing is guessed.
+        """
+        buffer: list[tuple[int, list[str]]] = []  # (line, fields) of every record so far
+        for row in reader:
+            buffer.append((reader.line_num, row))
+            if self.header_row is not None:
+                if len(buffer) == self.header_row:
+                    return row, len(buffer), reader.line_num, [], []
+                continue
+            if _table_row(row):
+                break
+            if len(buffer) > self._MAX_PREAMBLE:
+                break
+        else:
+            if self.header_row is not None:
+                raise ValueError(f"{path}: header_row={self.header_row}, but the file has only "
+                                 f"{len(buffer)} lines.")
+        nonblank = [i for i, (_, r) in enumerate(buffer) if any(f.strip() for f in r)]
+        if not nonblank:
+            raise ValueError(f"{path}: the file is empty.")
+        last = buffer[-1][1]
+        found = _table_row(last)
+        at = nonblank[0]  # no record looks like a header: the first non-blank one is
+        if found:
+            at = len(buffer) - 1
+            for i in nonblank[:-1]:
+                row = buffer[i][1]
+                if len(row) == len(last) and sum(1 for f in row if f.strip()) >= 2:
+                    at = i  # a header with a leading '#'
+                    break
+        preamble = [(line, self.delimiter.join(r).strip()[:80]) for line, r in
+                    (buffer[i] for i in nonblank if i < at)]
+        return buffer[at][1], at + 1, buffer[at][0], preamble, buffer[at + 1:]
+
     def _span_hint(self) -> str:
         if self._first_span is None:
             return ""
@@ -592,6 +797,8 @@ class TextTable(Table):
         skip: list[np.ndarray] = []
         if self._blank:
             skip.append(np.frombuffer(self._blank, dtype=np.int64))
+        if self._perseus:
+            skip.append(np.frombuffer(self._perseus, dtype=np.int64))
         values = [self.position(c) for c in value_columns]
         if values:
             last_value, first_value = max(values), min(values)
@@ -653,11 +860,13 @@ class TextTable(Table):
 
     def _chunks(self, kwargs: dict, batch_rows: int) -> Iterator[pd.DataFrame]:
         try:
-            if batch_rows:
-                with pd.read_csv(self.path, chunksize=batch_rows, **kwargs) as reader:
-                    yield from reader
-            else:
-                yield pd.read_csv(self.path, **kwargs)
+            # the bytes the scan read (any compression), so that both see the same records
+            with _open_bytes(self.path) as handle:
+                if batch_rows:
+                    with pd.read_csv(handle, chunksize=batch_rows, **kwargs) as reader:
+                        yield from reader
+                else:
+                    yield pd.read_csv(handle, **kwargs)
         except pd.errors.ParserError as exc:
             raise ValueError(
                 f"{self.path}: cannot be parsed as a {self.delimiter!r}-delimited table "
@@ -721,6 +930,14 @@ class _Scan:
     #: (first line, last line) of the first record written over several lines.
     first_span: tuple[int, int] | None = None
     quote_note: str = ""
+    #: The (last) physical line of the header.
+    header_line: int = 1
+    #: Non-blank lines above the header that were skipped: (line, text).
+    preamble: list[tuple[int, str]] = field(default_factory=list)
+    #: Perseus annotation rows under the header (``#!{Type}...``): name -> fields.
+    perseus: dict[str, list[str]] = field(default_factory=dict)
+    #: Their data-row positions.
+    perseus_rows: array = field(default_factory=lambda: array("q"))
     #: Irregular records: (first line, fields, whether over several lines).
     watch: list[tuple[int, int, bool]] = field(default_factory=list)
     #: Fields of the lines asked for (see ``TextTable._scan_once``).
@@ -740,6 +957,19 @@ class _Scan:
         if self.long_line is not None:
             lines.append(self.long_line[0])
         return min(lines) if lines else None
+
+
+def _table_row(row: Sequence[str]) -> bool:
+    """Say whether a record can be a table's header rather than a title or a comment.
+
+    It can unless it starts with ``#`` or its only filled field is the first one (a title
+    such as ``"Report of project X"``, also when written with trailing delimiters); an R
+    header such as ``",S1"``, whose first field is empty, can.
+    """
+    if not row or row[0].lstrip("\ufeff \t").startswith("#"):
+        return False
+    filled = [i for i, f in enumerate(row) if f.strip()]
+    return len(filled) >= 2 or (len(filled) == 1 and filled[0] > 0)
 
 
 def _no_rows(path: str, what: str, columns: Sequence[str]) -> ValueError:
@@ -882,6 +1112,7 @@ def open_table(
     delimiter: str | None = None,
     encoding: str | None = None,
     r_object: str | None = None,
+    header_row: int | None = None,
 ) -> Table:
     """Open ``path`` as a :class:`Table` chosen by its extension.
 
@@ -895,9 +1126,16 @@ def open_table(
         Override the detected delimiter or encoding of a text file.
     r_object
         For an R data file holding several objects: the one to read.
+    header_row
+        Text files and Excel sheets: the line (row) of the header, counting from 1. By
+        default it is found: lines of comments (``#``) or with a single filled cell (a title)
+        above the table are skipped.
 
     """
     if isinstance(path, pd.DataFrame):
+        if header_row is not None:
+            raise ValueError("<DataFrame>: option header_row applies to text and Excel files "
+                             "only; a DataFrame's header is its columns.")
         return FrameTable("<DataFrame>", path)
     path = str(path)
     if not Path(path).exists():
@@ -905,13 +1143,25 @@ def open_table(
     if Path(path).is_dir():
         raise IsADirectoryError(f"{path}: is a directory; give the report file inside it.")
     suffix = _suffix(path)
+    compression = _compression(path)
+    if compression and suffix in EXCEL_SUFFIXES + PARQUET_SUFFIXES + RDATA_SUFFIXES:
+        raise ValueError(f"{path}: a compressed {suffix} file cannot be read directly; "
+                         f"decompress it first (only text tables may be {compression}).")
+    if compression == ".zip":
+        _zip_member(path)  # exactly one file, or an error naming them
+    if header_row is not None and (isinstance(header_row, bool) or not isinstance(
+            header_row, int) or header_row < 1):
+        raise ValueError(f"{path}: header_row is the header's line number, counting from 1; "
+                         f"got {header_row!r}.")
+    if header_row is not None and suffix in PARQUET_SUFFIXES + RDATA_SUFFIXES:
+        raise ValueError(f"{path}: option header_row applies to text and Excel files only.")
     if suffix in EXCEL_SUFFIXES:
-        return ExcelTable(path, sheet)
+        return ExcelTable(path, sheet, header_row=header_row)
     if suffix in PARQUET_SUFFIXES:
         return ParquetTable(path)
     if suffix in RDATA_SUFFIXES:
         return _open_rdata(path, r_object)
-    return TextTable(path, delimiter=delimiter, encoding=encoding)
+    return TextTable(path, delimiter=delimiter, encoding=encoding, header_row=header_row)
 
 
 def _open_rdata(path: str, r_object: str | None) -> Table:

@@ -64,9 +64,14 @@ class ReadContext:
     #: The decimal mark of the file's numbers: ``","`` or ``"."`` (the other one is then a
     #: thousands separator), or None to infer it per column (see :func:`parse_numeric`).
     decimal: str | None = None
+    #: Whether the reader takes a ``log_base`` option (set by ``read``), for messages.
+    takes_log_base: bool = False
+    #: Whether values were given on a log scale and turned linear (``log_base=...``).
+    log_base_applied: bool = False
 
     def __post_init__(self) -> None:
-        self._tokens = frozenset(t.strip().lower() for t in self.missing_tokens)
+        # an empty cell is missing whatever the list says, as 0 is: it holds no number
+        self._tokens = frozenset(t.strip().lower() for t in self.missing_tokens) | {""}
         if self.decimal not in DECIMAL_MARKS:
             raise ValueError(f"decimal must be ',' or '.' (or None to infer it), not "
                              f"{self.decimal!r}")
@@ -95,6 +100,20 @@ class ReadContext:
         if ids:
             listed = self.dropped_proteins.setdefault(reason, [])
             listed.extend(ids[: max(0, MAX_LISTED_DROPPED - len(listed))])
+
+    def token_fix(self, text: str) -> str:
+        """Say how to read ``text`` as missing: the missing-token list to pass, in full.
+
+        ``missing_tokens`` replaces the default list, so the fix repeats the tokens in use
+        and the default ones.
+        """
+        known = [*self.missing_tokens, *MISSING_TOKENS]
+        tokens = [t for t in dict.fromkeys(t.strip() for t in known) if t]
+        tokens = [t for t in tokens if t.lower() != text.strip().lower()] + [text.strip()]
+        listed = ",".join(tokens)
+        return (f"if {text.strip()!r} means 'missing', pass missing_tokens={tokens!r} "
+                f"(CLI: --missing-tokens '{listed}'; the option replaces the default list, "
+                "so it repeats it)")
 
     def error(self, message: str) -> ValueError:
         """Return a ``ValueError`` whose text starts with the file name."""
@@ -203,7 +222,7 @@ def parse_numeric(
                 ) from None
             raise ctx.error(
                 f"column {column!r} should hold numbers but row {row_offset + i + 1} holds "
-                f"{text!r}. Add it to missing_tokens if it means 'missing', or choose another "
+                f"{text!r}: {ctx.token_fix(text)}; otherwise fix the cell or choose another "
                 "column."
             ) from None
     if comma_rows:
@@ -298,12 +317,23 @@ def _apply_decimal(raw: np.ndarray, column: str, ctx: ReadContext, row_offset: i
 
 
 def _finish(out, raw, column, ctx, zero_is_missing, allow_negative, row_offset) -> np.ndarray:
+    if allow_negative:
+        # values on a log scale: -inf is the log of 0 (Perseus, R write -Infinity, -Inf), the
+        # missing value of a linear scale
+        low = np.isneginf(out)
+        if low.any():
+            out[low] = np.nan
+            ctx.token_counts["-inf"] += int(low.sum())
+            ctx.token_display.setdefault("-inf", "-Infinity")
     bad = np.isinf(out)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
+        text = str(raw[i]).strip() if raw is not None else str(out[i])
+        hint = ("; on a log scale, -Infinity (the log of 0) is read as missing when log_base "
+                "is given" if out[i] < 0 else "")
         raise ctx.error(
-            f"column {column!r} holds an infinite value at row {row_offset + i + 1}; "
-            "intensities must be finite."
+            f"column {column!r} holds an infinite value ({text!r}) at row {row_offset + i + 1}; "
+            f"intensities must be finite: {ctx.token_fix(text)}{hint}."
         )
     if not allow_negative:
         neg = out < 0
@@ -391,8 +421,9 @@ def classify_columns(frame: pd.DataFrame, tokens: frozenset[str]) -> pd.DataFram
     -------
     pandas.DataFrame
         One row per column with ``all_numeric`` (every cell a number or a missing token),
-        ``share`` (share of non-missing cells that are numbers) and ``bad`` (one offending
-        cell or None).
+        ``share`` (share of non-missing cells that are numbers), ``bad`` (one offending
+        cell or None) and ``n_texts`` (how many different texts that are not numbers, among
+        the first thousand).
 
     """
     n_rows, n_cols = frame.shape
@@ -415,12 +446,15 @@ def classify_columns(frame: pd.DataFrame, tokens: frozenset[str]) -> pd.DataFram
     n_present = present2.sum(axis=0)
     share = np.where(n_present > 0, numeric2.sum(axis=0) / np.maximum(n_present, 1), 1.0)
     bad: list[str | None] = []
+    n_texts: list[int] = []
     text2 = text.to_numpy(dtype=object).reshape(shape, order="F")
     for j in range(n_cols):
         rows = np.flatnonzero(~ok2[:, j])
         bad.append(str(text2[rows[0], j]) if rows.size else None)
+        n_texts.append(len(set(text2[rows[:1000], j].tolist())))
     return pd.DataFrame(
-        {"all_numeric": ok2.all(axis=0), "share": share, "bad": bad}, index=cols
+        {"all_numeric": ok2.all(axis=0), "share": share, "bad": bad, "n_texts": n_texts},
+        index=cols,
     )
 
 

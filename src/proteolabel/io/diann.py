@@ -6,6 +6,7 @@ larger than memory still aggregates (parquet batches come straight from pyarrow)
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import anndata as ad
@@ -18,11 +19,45 @@ from proteolabel.io._registry import register_reader
 from proteolabel.io._tables import DEFAULT_BATCH_ROWS, ParquetTable, Table
 from proteolabel.io._values import ReadContext, parse_numeric
 
-#: Annotation columns of DIA-NN matrices (everything else is a run column).
+#: Annotation columns of DIA-NN matrices (see :func:`run_columns` for the others).
 PG_MATRIX_ANNOTATIONS = frozenset(canonical(c) for c in (
     "Protein.Group", "Protein.Ids", "Protein.Names", "Genes", "First.Protein.Description",
-    "N.Sequences", "N.Proteotypic.Sequences", "Proteotypic", "Protein.Q.Value",
+    "N.Sequences", "N.Proteotypic.Sequences", "N.Proteins", "Proteotypic", "Protein.Q.Value",
+    "Q.Value", "Global.Q.Value", "PG.Q.Value", "Global.PG.Q.Value", "Lib.Q.Value",
+    "Lib.PG.Q.Value", "GG.Q.Value",
 ))
+#: More annotation columns of the precursor matrix.
+PR_MATRIX_ANNOTATIONS = PG_MATRIX_ANNOTATIONS | frozenset(canonical(c) for c in (
+    "Stripped.Sequence", "Modified.Sequence", "Precursor.Charge", "Precursor.Id",
+    "Precursor.Lib.Index", "Lib.Index", "Precursor.Mz", "Decoy",
+))
+#: How DIA-NN names its own columns: capitalised words joined by dots (``Precursor.Lib.Index``).
+_DIANN_STYLE = re.compile(r"^[A-Z][A-Za-z]*(?:\.[A-Z][A-Za-z]*)+$")
+
+
+def run_columns(columns: Sequence[str], known: frozenset[str], ctx: ReadContext) -> list[str]:
+    r"""Return the run columns of a DIA-NN matrix.
+
+    DIA-NN writes its annotation columns first and the runs after them. Besides the known
+    annotations (``known``, by canonical name), a column is an annotation when it stands
+    before the last known one, or when it leads the columns after it, is named in DIA-NN's
+    style (``Precursor.Lib.Index``, ``N.Proteins``) and a later column is not (runs are file
+    names such as ``D:\data\run_1.raw``), so that an annotation column added by a newer
+    DIA-NN version does not become a sample. Such columns are named in a message.
+    """
+    columns = list(columns)
+    is_known = [canonical(c) in known for c in columns]
+    last = max((i for i, k in enumerate(is_known) if k), default=-1)
+    unknown_before = [c for c, k in zip(columns[:last], is_known[:last], strict=True) if not k]
+    rest = [c for c, k in zip(columns[last + 1:], is_known[last + 1:], strict=True) if not k]
+    lead = 0
+    while lead < len(rest) and _DIANN_STYLE.match(rest[lead]):
+        lead += 1
+    extra = unknown_before + (rest[:lead] if lead < len(rest) else [])
+    if extra:
+        ctx.note(f"column(s) {extra} read as annotations, not runs: DIA-NN writes its "
+                 "annotation columns before the run columns, and these are named like them")
+    return [c for c in rest if c not in extra]
 #: ``quantity`` names of the long report: (column, aggregation).
 DIANN_QUANTITIES: dict[str, tuple[str, str]] = {
     "maxlfq": ("PG.MaxLFQ", "max"),
@@ -90,7 +125,7 @@ def read_diann_pg(
 
     """
     key = find_column(table.columns, "Protein.Group")
-    runs = [c for c in table.columns if canonical(c) not in PG_MATRIX_ANNOTATIONS]
+    runs = run_columns(table.columns, PG_MATRIX_ANNOTATIONS, ctx)
     if not runs:
         raise ctx.error(f"no run columns besides the annotations; columns are {table.columns}")
     var_cols = [c for c in (find_column(table.columns, v) for v in ("Genes", "Protein.Names"))
@@ -136,11 +171,7 @@ def read_diann_pr(
 
     """
     key = find_column(table.columns, "Protein.Group")
-    annotations = PG_MATRIX_ANNOTATIONS | {canonical(c) for c in (
-        "Stripped.Sequence", "Modified.Sequence", "Precursor.Charge", "Precursor.Id",
-        "Proteotypic", "Protein.Q.Value",
-    )}
-    runs = [c for c in table.columns if canonical(c) not in annotations]
+    runs = run_columns(table.columns, PR_MATRIX_ANNOTATIONS, ctx)
     if not runs:
         raise ctx.error(f"no run columns besides the annotations; columns are {table.columns}")
     frame = table.read([key, *runs], ctx, value_columns=runs)
@@ -164,9 +195,13 @@ def _resolve_quantity(table: Table, ctx: ReadContext, quantity: str | None) -> t
         wanted, mode = quantity, ("sum" if "precursor" in canonical(quantity) else "max")
     col = find_column(table.columns, wanted)
     if col is None:
+        hint = ""
+        if canonical(wanted) in ("pg quantity", "pg normalised"):
+            hint = (" DIA-NN 2 reports no longer hold PG.Quantity and PG.Normalised: read "
+                    "quantity='maxlfq' (PG.MaxLFQ) or 'precursor' (Precursor.Quantity summed).")
         raise ctx.error(
             f"no quantity column {wanted!r}; choose one of {sorted(DIANN_QUANTITIES)} or a "
-            f"column name. Columns are {table.columns}."
+            f"column name.{hint} Columns are {table.columns}."
         )
     return col, mode
 
@@ -186,6 +221,7 @@ def read_diann(
     lib_q_value: float | None = 0.01,
     lib_pg_q_value: float | None = 0.01,
     batch_rows: int = DEFAULT_BATCH_ROWS,
+    channel: str | None = None,
     keep_decoys: bool = False,
     keep_contaminants: bool = False,
 ) -> ad.AnnData:
@@ -220,6 +256,11 @@ def read_diann(
         as ``rows_lib_q_value``/``rows_lib_pg_q_value``.
     batch_rows
         Rows per batch; memory grows with the number of (run, protein) cells, not rows.
+    channel
+        Multiplexed runs (plexDIA: a ``Channel`` column with more than one label): read the
+        rows of this channel only; the others are counted as ``rows_channel``. Without it such
+        a report is an error, since the channels of a run are different samples and must not
+        be added up.
     keep_decoys, keep_contaminants
         Keep rows with ``Decoy`` set (DIA-NN 2) and decoy/contaminant id prefixes.
 
@@ -252,15 +293,17 @@ def read_diann(
             filters.append((col, reason, float(limit)))
             ctx.note(f"rows kept with {col} <= {limit:g}")
     decoy = None if keep_decoys else find_column(table.columns, "Decoy")
+    channels = _Channels(find_column(table.columns, "Channel"), channel, ctx)
     needed = list(dict.fromkeys([run, prot, value, *[f[0] for f in filters],
-                                 *([decoy] if decoy else [])]))
+                                 *([decoy] if decoy else []), *channels.columns]))
     acc = LongAccumulator(mode)
     if isinstance(table, ParquetTable):
         batches = _arrow_batches(table, needed, batch_rows)
     else:
         batches = table.iter_batches(needed, ctx, value_columns=[value], batch_rows=batch_rows)
     for offset, frame in batches:
-        _add_batch(acc, frame, offset, run, prot, value, filters, decoy, ctx)
+        _add_batch(acc, frame, offset, run, prot, value, filters, decoy, channels, ctx)
+    channels.finish()
     matrix, counts, runs, proteins = acc.result(ctx, value)
     samples = [normalize_sample_name(r) for r in runs]
     keep = [r for r, k in (("decoy", keep_decoys), ("contaminant", keep_contaminants)) if k]
@@ -294,9 +337,56 @@ def _numbers(values: pd.Series) -> np.ndarray:
     return pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def _add_batch(acc, frame, offset, run, prot, value, filters, decoy, ctx) -> None:
+class _Channels:
+    """The ``Channel`` column of a DIA-NN report: refuse to add up channels, or keep one."""
+
+    def __init__(self, column: str | None, wanted: str | None, ctx: ReadContext) -> None:
+        # a channel given on the command line as a number (--option channel=1) arrives as int
+        wanted = None if wanted is None else str(wanted).strip()
+        self.column, self.wanted, self.ctx = column, wanted, ctx
+        self.columns = [column] if column else []
+        self.seen: set[str] = set()
+        if column is None and wanted is not None:
+            raise ctx.error(f"channel={wanted!r} was given but the report has no Channel "
+                            "column; leave channel unset.")
+
+    def rows(self, frame: pd.DataFrame) -> np.ndarray | None:
+        """Return the rows of the wanted channel (None: all), checking the labels seen."""
+        if self.column is None:
+            return None
+        labels = frame[self.column].astype(object).where(frame[self.column].notna(), "")
+        labels = labels.astype(str).str.strip()
+        self.seen.update(labels.unique().tolist())
+        named = sorted(self.seen - {""})
+        if self.wanted is None:
+            if len(named) > 1:
+                raise self.ctx.error(
+                    f"the report holds several channels in its {self.column!r} column "
+                    f"({named}; a multiplexed, e.g. plexDIA, experiment). The channels of a "
+                    "run are different samples, so they are not added up: pass channel="
+                    f"{named[0]!r} (CLI: --option channel={named[0]}) to read one channel."
+                )
+            return None
+        return labels.eq(self.wanted.strip()).to_numpy()
+
+    def finish(self) -> None:
+        if self.wanted is None or self.column is None:
+            return
+        if self.wanted.strip() not in self.seen:
+            raise self.ctx.error(f"no rows of channel {self.wanted!r}; the report's channels "
+                                 f"are {sorted(self.seen - {''}) or ['(empty)']}.")
+        self.ctx.note(f"rows of channel {self.wanted!r} read (column {self.column!r})")
+
+
+def _add_batch(acc, frame, offset, run, prot, value, filters, decoy, channels, ctx) -> None:
     acc.register(_codes(frame[run], np.ones(len(frame), dtype=bool))[1])  # before any filter
     rows = np.ones(len(frame), dtype=bool)
+    wanted = channels.rows(frame)
+    if wanted is not None:
+        other = rows & ~wanted
+        if other.any():
+            ctx.drop("rows_channel", [], count=int(other.sum()))
+            rows &= ~other
     for col, reason, limit in filters:
         bad = rows & ~(_numbers(frame[col]) <= limit)
         if bad.any():

@@ -16,7 +16,12 @@ from proteolabel.io._build import (
     run_keys,
     sample_annotations,
 )
-from proteolabel.io._names import canonical, find_column, normalize_sample_name
+from proteolabel.io._names import (
+    SAMPLE_PREFIXES,
+    canonical,
+    find_column,
+    normalize_sample_name,
+)
 from proteolabel.io._registry import register_reader
 from proteolabel.io._tables import Table
 from proteolabel.io._values import (
@@ -139,8 +144,17 @@ def _is_sample_annotation_name(column: str) -> bool:
     return key in _SAMPLE_ANNOTATION_NAMES or key.startswith("age ")
 
 
+#: A column holding numbers and at most this many different other texts is a measurement
+#: column with unreadable cells (``<LOD``, ``n.d.``), even when most of its cells are such.
+_MAX_TOKEN_TEXTS = 3
+
+
 def _classify(frame: pd.DataFrame, ctx: ReadContext) -> tuple[dict[str, str], set[str]]:
     """Label each column: 'index', 'annotation' (_-prefixed), 'numeric', 'mixed' or 'text'.
+
+    'mixed': mostly numbers, or numbers among at most :data:`_MAX_TOKEN_TEXTS` different
+    texts (a sample with many ``<LOD`` cells); reading such a column as values is an error
+    naming the text, never a silent move to the annotations.
 
     A column named like an id column (``sample``, ``patient``, ``run``, ``protein``,
     ``accession``, ``gene``, ``id``, ...) is 'text' even when its cells are numbers; those
@@ -161,7 +175,11 @@ def _classify(frame: pd.DataFrame, ctx: ReadContext) -> tuple[dict[str, str], se
         elif stats.at[col, "all_numeric"]:
             kinds[col] = "numeric"
         else:
-            kinds[col] = "mixed" if stats.at[col, "share"] >= 0.5 else "text"
+            share = stats.at[col, "share"]
+            # numbers among a few repeated texts ('<LOD', 'n.d.'): a measurement column whose
+            # texts need a decision, not a text annotation
+            token_like = share > 0 and stats.at[col, "n_texts"] <= _MAX_TOKEN_TEXTS
+            kinds[col] = "mixed" if share >= 0.5 or token_like else "text"
     if numeric_ids:
         ctx.note(f"column(s) {numeric_ids} hold numbers but are named like id columns: read as "
                  "ids, not as values")
@@ -300,12 +318,16 @@ def _split_named_annotations(frame: pd.DataFrame, columns: Sequence[str], is_nam
 
 def _raise_mixed(frame: pd.DataFrame, col: str, ctx: ReadContext) -> None:
     _, _, bad = looks_numeric(frame[col], ctx.tokens)
+    cells = frame[col].astype(str).str.strip()
+    rows = np.flatnonzero(cells.eq(bad).to_numpy()) if bad is not None else np.empty(0)
+    where = (f" (data row {int(rows[0]) + 1}"
+             f"{f', and {rows.size - 1} more' if rows.size > 1 else ''})") if rows.size else ""
     if bad is not None and _THOUSANDS.match(bad):
-        raise ctx.error(f"column {col!r} holds {bad!r}, a number written with thousands "
-                        "separators; export the table without them.")
+        raise ctx.error(f"column {col!r} holds {bad!r}{where}, a number written with "
+                        "thousands separators; export the table without them.")
     raise ctx.error(
-        f"column {col!r} is mostly numbers but holds the text {bad!r}. Add that text to "
-        "missing_tokens if it means 'missing', fix the cell, or list the column in "
+        f"column {col!r} holds numbers but also the text {bad!r}{where}: "
+        f"{ctx.token_fix(str(bad))}; otherwise fix the cell, or list the column in "
         "annotation_columns if it is not a measurement."
     )
 
@@ -319,16 +341,16 @@ def _values(frame: pd.DataFrame, cols: Sequence[str], ctx: ReadContext,
 
 
 def _unlog(matrix: np.ndarray, ctx: ReadContext, log_base: float | None) -> np.ndarray:
+    """Turn log values into linear intensities when ``log_base`` is given.
+
+    A table that only looks logged is warned about, for every format, by
+    :func:`~proteolabel.io._build.build_anndata`.
+    """
     if log_base is not None:
         ctx.note(f"values were on a log{log_base:g} scale and were turned into linear "
                  f"intensities ({log_base:g} ** value)")
+        ctx.log_base_applied = True
         return np.power(float(log_base), matrix)
-    present = matrix[~np.isnan(matrix)]
-    if present.size >= 10 and present.max() <= 64:
-        ctx.warn(
-            f"all values are at most {present.max():.3g}: the table looks log-transformed. "
-            "proteolabel expects linear intensities; pass log_base=2 (or the base used)."
-        )
     return matrix
 
 
@@ -419,16 +441,53 @@ def read_generic(
     if ignored:
         ctx.note(f"row-index column(s) {ignored} ignored")
     layout = samples_in
-    if samples_in == "auto":
+    perseus_obs = None
+    types = getattr(table, "perseus", {}).get("Type")
+    prefixes: tuple[str, ...] = ()
+    if types is not None and samples_in != "rows" and sample_columns is None:
+        sample_columns, perseus_obs, prefixes = _perseus_samples(table, types, ctx)
+        layout = "columns"
+    elif samples_in == "auto":
         layout = _detect_layout(frame, kinds, id_column, ctx, numeric_ids)
-    if samples_in == "auto":
         ctx.note(f"samples are in {layout} (detected; pass samples_in=... to override)")
     keep = [r for r, k in (("decoy", keep_decoys), ("contaminant", keep_contaminants)) if k]
     if layout == "rows":
         return _rows_layout(frame, kinds, ctx, id_column, protein_columns, log_base, keep,
                             numeric_ids)
     return _columns_layout(frame, kinds, ctx, id_column, sample_columns, log_base, keep,
-                           numeric_ids)
+                           numeric_ids, obs=perseus_obs, prefixes=prefixes)
+
+
+def _perseus_samples(table: Table, types: list[str], ctx: ReadContext):
+    """Return the sample columns of a Perseus matrix and its per-sample annotation rows.
+
+    Perseus writes a ``#!{Type}`` row under the header: ``E`` marks an expression (sample)
+    column; ``N`` numeric, ``T`` text, ``C`` categorical and ``M`` multi-numeric columns are
+    protein annotations. Categorical annotation rows (``#!{C:Group}``) give the samples'
+    annotations.
+    """
+    columns = table.columns
+    kind = dict(zip(columns, (t.strip() for t in types), strict=False))
+    samples = [c for c in columns if kind.get(c) == "E"]
+    if not samples:
+        raise ctx.error(
+            "this is a Perseus matrix (a '#!{Type}' row under the header) but no column is of "
+            "type E (expression); pass sample_columns=[...] to name the sample columns.")
+    ctx.note(f"Perseus matrix: the {len(samples)} expression (type E) columns are the samples; "
+             "the other columns are protein annotations")
+    position = {c: i for i, c in enumerate(columns)}
+    rows = {}
+    for key, values in table.perseus.items():
+        if key.startswith("C:") and len(values) >= len(columns):
+            rows[key[2:].strip() or key] = [values[position[c]].strip() or None for c in samples]
+    obs = pd.DataFrame(rows) if rows else None
+    if rows:
+        ctx.note(f"Perseus annotation row(s) {list(rows)} kept as sample annotations")
+    shared = [p for p in SAMPLE_PREFIXES
+              if all(c.lower().startswith(p.lower()) and len(c) > len(p) for c in samples)]
+    if shared:
+        ctx.note(f"sample names are the column names without {shared[0]!r}")
+    return samples, obs, tuple(shared[:1])
 
 
 def _report_excluded(ctx: ReadContext, message: str) -> None:
@@ -450,10 +509,19 @@ def _rows_layout(frame, kinds, ctx, id_column, protein_columns, log_base, keep,
     if id_column is None:
         width = max(3, len(str(len(frame))))
         names = [GENERATED_SAMPLE_NAME.format(i + 1, width=width) for i in range(len(frame))]
-        why = (f" (column(s) {repeated} have repeated or empty cells; pass id_column=... to "
-               "use one)") if repeated else ""
-        ctx.note(f"no sample-name column: samples named {names[0]} ... {names[-1]} by "
-                 f"row{why}")
+        if repeated:
+            # a column named as the sample ids that cannot name the samples: say why, loudly,
+            # since labels keyed by those ids will not match the generated names
+            why = _why_not_ids(frame[repeated[0]])
+            ctx.warn(
+                f"column {repeated[0]!r} is named like the sample ids but {why}"
+                f", so it cannot name the samples: they are named {names[0]} ... {names[-1]} by "
+                f"row, and {repeated[0]!r} is kept as an annotation in obs. If each row is a "
+                "different sample, make the ids unique; if rows are repeated measurements of "
+                "one sample, that column is not a sample id (pass id_column=... to use "
+                "another)."
+            )
+        ctx.note(f"no sample-name column: samples named {names[0]} ... {names[-1]} by row")
         origins = None
     else:
         origins = _id_text(frame[id_column]).tolist()
@@ -503,11 +571,24 @@ def _rows_layout(frame, kinds, ctx, id_column, protein_columns, log_base, keep,
     if obs_cols:
         ctx.note(f"{len(obs_cols)} sample annotation columns kept in obs: {obs_cols[:12]}")
     return build_anndata(ctx, matrix, names, [c.strip() for c in proteins], obs=obs, keep=keep,
-                         sample_origins=origins, what="row")
+                         sample_origins=origins, what="row", feature_what="column")
+
+
+def _why_not_ids(values: pd.Series) -> str:
+    """Say why a column cannot name samples: its first repeated value, or its empty cells."""
+    ids = _id_text(values)
+    empty = np.flatnonzero(ids.eq("").to_numpy())
+    repeated = ids[ids.ne("") & ids.duplicated(keep=False)]
+    if len(repeated):
+        value = repeated.iloc[0]
+        rows = [int(i) + 1 for i in np.flatnonzero(ids.eq(value).to_numpy())]
+        return (f"holds {value!r} in {len(rows)} rows (data rows {rows[:5]}"
+                f"{' ...' if len(rows) > 5 else ''})")
+    return f"is empty in {empty.size} rows (first at data row {int(empty[0]) + 1})"
 
 
 def _columns_layout(frame, kinds, ctx, id_column, sample_columns, log_base, keep,
-                    numeric_ids) -> ad.AnnData:
+                    numeric_ids, obs=None, prefixes=()) -> ad.AnnData:
     text = [c for c, k in kinds.items() if k == "text" and c not in (sample_columns or ())]
     if id_column is None:
         hinted = _pick_id(text, _PROTEIN_ID_NAMES, _WEAK_PROTEIN_NAMES, numeric_ids)
@@ -547,7 +628,7 @@ def _columns_layout(frame, kinds, ctx, id_column, sample_columns, log_base, keep
     if not sample_columns:
         raise ctx.error(f"no numeric sample columns; columns are {list(frame.columns)[:30]}"
                         f"{_ids_hint(numeric_ids, 'sample_columns')}")
-    names = [normalize_sample_name(c) for c in sample_columns]
+    names = [normalize_sample_name(c, prefixes) for c in sample_columns]
     matrix = _values(frame, list(sample_columns), ctx, log_base)
     ctx.quantity = "values as given (samples in columns)"
     var_cols = [c for c, k in kinds.items()
@@ -555,7 +636,7 @@ def _columns_layout(frame, kinds, ctx, id_column, sample_columns, log_base, keep
                 and c not in sample_columns]
     var = frame[var_cols] if var_cols else None
     proteins = _id_text(frame[id_column]).tolist()
-    return build_anndata(ctx, matrix.T, names, proteins, var=var, keep=keep,
+    return build_anndata(ctx, matrix.T, names, proteins, obs=obs, var=var, keep=keep,
                          sample_origins=list(sample_columns))
 
 
@@ -596,17 +677,26 @@ def _warn_count_like(peeked, columns, reference, ctx) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-_LONG_SAMPLE = ("sample", "sample name", "run", "replicate", "replicate name", "file name",
-                "raw file", "R.FileName", "File.Name")
+_LONG_SAMPLE = ("sample", "sample name", "sample id", "run", "run name", "replicate",
+                "replicate name", "file name", "raw file", "R.FileName", "File.Name")
 _LONG_PROTEIN = ("protein", "protein id", "protein ids", "protein group", "protein name",
-                 "accession", "PG.ProteinGroups", "Protein.Group")
+                 "protein accession", "accession", "uniprot", "PG.ProteinGroups",
+                 "Protein.Group", "gene", "gene name", "genes")
 _LONG_VALUE = ("intensity", "value", "quantity", "area", "abundance", "total area")
+
+
+def _sniff_long(name: str, columns: Sequence[str]) -> float:
+    """Score a table with a sample, a protein and a value column (by name) as a long one."""
+    found = [find_column(columns, *names) for names in (_LONG_SAMPLE, _LONG_PROTEIN,
+                                                          _LONG_VALUE)]
+    return 0.5 if all(found) else 0.0
 
 
 @register_reader(
     "generic_long",
-    sniff=None,
-    description="any long table with user-named sample, protein and value columns",
+    sniff=_sniff_long,
+    description="any long table (one row per sample and protein: sample, protein and value "
+    "columns)",
 )
 def read_generic_long(
     table: Table,
@@ -631,7 +721,9 @@ def read_generic_long(
         The read record.
     sample_column, protein_column, value_column
         The columns to use (detected from common names such as ``sample``/``run``,
-        ``protein``/``accession`` and ``intensity``/``value``/``area`` when not given).
+        ``protein``/``accession`` and ``intensity``/``value``/``area`` when not given). A
+        table with such a column of each kind is read as a long table when no format is
+        given.
     annotation_columns
         Columns kept in ``obs`` when they are constant within each sample.
     aggregate

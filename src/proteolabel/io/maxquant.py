@@ -33,12 +33,15 @@ MAXQUANT_QUANTITIES: dict[str, re.Pattern[str]] = {
     "ibaq": re.compile(r"^(iBAQ[ ._])(.+)$", re.IGNORECASE),
 }
 _QUANTITY_LABEL = {"lfq": "LFQ intensity", "intensity": "Intensity", "ibaq": "iBAQ"}
-#: Sample parts that are not samples (``iBAQ peptides``, SILAC channel totals ``Intensity L``).
-_NOT_SAMPLES = frozenset({"peptides", "l", "m", "h"})
+#: Sample parts that are not samples (``iBAQ peptides``); SILAC channel totals such as
+#: ``Intensity L`` are left out too, when the file has SILAC channels (:func:`channel_letters`).
+_NOT_SAMPLES = frozenset({"peptides"})
 #: SILAC channel letters of MaxQuant (light, medium, heavy).
 _CHANNELS = frozenset({"l", "m", "h"})
 #: The sample part of a channel column: ``L S1`` in ``Intensity L S1``.
 _CHANNEL_PART = re.compile(r"^([LMH])[ ._](.+)$", re.IGNORECASE)
+#: A SILAC ratio column: ``Ratio H/L``, ``Ratio H/L normalized S1``.
+_RATIO = re.compile(r"^Ratio[ ._]([LMH])[/.]([LMH])\b", re.IGNORECASE)
 
 _DECOY_COLUMNS = ("Reverse", "Decoy")
 _CONTAMINANT_COLUMNS = ("Potential contaminant", "Contaminant")
@@ -49,13 +52,14 @@ _VAR_COLUMNS = ("Gene names", "Protein names", "Majority protein IDs")
 def quantity_columns(columns: Sequence[str], quantity: str) -> list[tuple[str, str, str]]:
     """Return ``(column, prefix, sample)`` for every column of a MaxQuant quantity family."""
     pattern = MAXQUANT_QUANTITIES[quantity]
+    skip = _NOT_SAMPLES | {c.lower() for c in channel_letters(columns, quantity)}
     out = []
     for col in columns:
         match = pattern.match(col)
         if not match:
             continue
         sample = match.group(2).strip()
-        if sample.lower() in _NOT_SAMPLES:
+        if sample.lower() in skip:
             continue
         out.append((col, match.group(1), sample))
     return out
@@ -67,16 +71,29 @@ def channel_letters(columns: Sequence[str], quantity: str) -> list[str]:
     MaxQuant writes ``Intensity L`` / ``Intensity H`` (all experiments) only for labelled
     runs; their presence (in the family, or in the ``Intensity`` family, which every
     proteinGroups.txt has) is what marks ``LFQ intensity L S1`` as a channel column rather
-    than an experiment called ``L S1``.
+    than an experiment called ``L S1``. A letter counts only when channel columns
+    (``Intensity H S1``) or ratios (``Ratio H/L``) exist too: without them, ``Intensity H``
+    is a label-free experiment called ``H``.
     """
     found = []
+    per_experiment = set()  # letters with 'Intensity H <experiment>' columns or ratios
     for family in dict.fromkeys([quantity, "intensity"]):
         pattern = MAXQUANT_QUANTITIES[family]
         for col in columns:
             match = pattern.match(col)
-            if match and match.group(2).strip().lower() in _CHANNELS:
-                found.append(match.group(2).strip().upper())
-    return sorted(set(found), key="LMH".index)
+            if not match:
+                continue
+            part = match.group(2).strip()
+            if part.lower() in _CHANNELS:
+                found.append(part.upper())
+            elif channel := _CHANNEL_PART.match(part):
+                per_experiment.add(channel.group(1).upper())
+    for col in columns:
+        if ratio := _RATIO.match(col):
+            per_experiment.update(ratio.group(1, 2))
+    # label-free experiments may be called L, M or H: only channel columns next to the
+    # totals make them SILAC channels
+    return sorted(set(found) & per_experiment, key="LMH".index)
 
 
 def select_channel(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 import warnings
 
@@ -13,7 +14,7 @@ from proteolabel._utils import optional_import
 from proteolabel.io._build import build_anndata
 from proteolabel.io._names import normalize_sample_name
 from proteolabel.io._registry import register_reader
-from proteolabel.io._tables import detect_encoding
+from proteolabel.io._tables import _open_bytes, detect_encoding
 from proteolabel.io._values import ReadContext, parse_numeric
 
 _ABUNDANCE = {
@@ -59,7 +60,8 @@ def read_mztab(
     quantity
         ``"assay"`` (``protein_abundance_assay[n]``, one sample per assay, named by its MS
         run file; the default) or ``"study_variable"`` (one sample per study variable,
-        named by its description).
+        named by its description). A file with study-variable abundances only is read from
+        those, with a warning.
     keep_decoys, keep_contaminants
         Keep decoy/contaminant protein groups (by id prefix).
 
@@ -75,7 +77,8 @@ def read_mztab(
     if level not in _ABUNDANCE:
         raise ctx.error(f"unknown mzTab quantity {quantity!r}; choose 'assay' or "
                         "'study_variable'.")
-    with warnings.catch_warnings(), open(path, encoding=detect_encoding(path)) as handle:
+    with warnings.catch_warnings(), io.TextIOWrapper(
+            _open_bytes(path), encoding=detect_encoding(path)) as handle:
         warnings.simplefilter("ignore")  # pyteomics' own notes on optional metadata
         tab = mztab.MzTab(handle)
     table = tab.protein_table
@@ -83,8 +86,20 @@ def read_mztab(
         raise ctx.error("the mzTab file has no protein section (PRH/PRT lines).")
     table = table.reset_index(drop="accession" in table.columns)
     cols = [(c, int(m.group(1))) for c in table.columns if (m := _ABUNDANCE[level].match(c))]
+    if not cols and quantity is None:
+        # a summary file without per-assay abundances (mzTab 1.0 allows study variables only)
+        other = [(c, int(m.group(1))) for c in table.columns
+                 if (m := _ABUNDANCE["study_variable"].match(c))]
+        if other:
+            ctx.warn("the protein section has no protein_abundance_assay[n] columns; read "
+                     "protein_abundance_study_variable[n] instead (one sample per study "
+                     "variable, usually a condition's average over its assays).")
+            level, cols = "study_variable", other
     if not cols:
-        raise ctx.error(f"no protein_abundance_{level}[n] columns in the protein section.")
+        found = sorted({f"protein_abundance_{k}[n]" for k, pattern in _ABUNDANCE.items()
+                        if any(pattern.match(c) for c in table.columns)})
+        raise ctx.error(f"no protein_abundance_{level}[n] columns in the protein section"
+                        f"{f'; it has {found}: pass quantity=...' if found else ''}.")
     ctx.quantity = f"protein_abundance_{level}"
     if level == "assay":
         names = [_assay_name(i, tab.assays, tab.ms_runs) for _, i in cols]
@@ -109,7 +124,7 @@ def read_mztab(
     var = table[var_cols].astype(object).where(table[var_cols].notna(), None)
     keep = [r for r, k in (("decoy", keep_decoys), ("contaminant", keep_contaminants)) if k]
     return build_anndata(ctx, matrix.T, names, proteins, var=pd.DataFrame(var), keep=keep,
-                         sample_origins=[c for c, _ in cols])
+                         sample_origins=[c for c, _ in cols], feature_what="PRT entry")
 
 
 _RESULT_TYPE = "opt_global_result_type"

@@ -23,7 +23,7 @@ from proteolabel.io._values import ReadContext, parse_numeric
 
 _PROTEIN = ("Protein Name", "Protein", "Protein Accession")
 _PEPTIDE = ("Peptide Modified Sequence", "Peptide Sequence", "Modified Sequence",
-            "Peptide Modified Sequence Monoisotopic Masses")
+            "Peptide Modified Sequence Monoisotopic Masses", "Peptide")
 _SAMPLE = ("Replicate Name", "Replicate", "File Name")
 #: ``quantity`` names of Skyline area columns.
 SKYLINE_QUANTITIES: dict[str, str] = {
@@ -41,8 +41,8 @@ _PRECURSOR_KEYS = (
     "Peptide Modified Sequence", "Peptide Modified Sequence Monoisotopic Masses",
     "Peptide Modified Sequence Average Masses", "Peptide Modified Sequence Full Names",
     "Peptide Modified Sequence Three Letter Codes", "Peptide Modified Sequence Unimod Ids",
-    "Modified Sequence", "Peptide Sequence", "Precursor Mz", "Precursor Neutral Mass",
-    "Precursor Charge", "Isotope Label Type",
+    "Modified Sequence", "Peptide Sequence", "Peptide", "Precursor", "Precursor Mz",
+    "Precursor Neutral Mass", "Precursor Charge", "Isotope Label Type",
 )
 #: Columns that identify a transition within its precursor.
 _TRANSITION_KEYS = ("Fragment Ion", "Product Charge", "Product Mz")
@@ -54,7 +54,55 @@ def _sniff(name: str, columns: Sequence[str]) -> float:
     area = find_column(columns, *SKYLINE_QUANTITIES.values())
     if prot and sample and area:
         return 1.0
+    if (find_column(columns, *_PROTEIN) and not sample and _pivot_family(columns, None)
+            and find_column(columns, *_PEPTIDE, "Precursor", "Fragment Ion")):
+        return 0.9  # a report pivoted by replicate (Document Grid "Pivot Replicate Name")
     return 0.0
+
+
+#: The replicate column made when a report pivoted by replicate is unpivoted.
+_PIVOT_REPLICATE = "Replicate Name"
+
+
+def _pivot_family(columns: Sequence[str], quantity: str | None) -> list[tuple[str, str, str]]:
+    """Return ``(column, replicate, caption)`` for the area columns of a pivoted report.
+
+    Skyline's pivot by replicate names a column ``<replicate> <caption>`` (``D103 Total
+    Area``). The family is ``quantity`` (a name of :data:`SKYLINE_QUANTITIES` or a caption)
+    or the first present of Area (when there are fragment rows), Total Area, and the others.
+    """
+    if quantity is not None:
+        captions = [SKYLINE_QUANTITIES.get(quantity.lower(), quantity)]
+    else:
+        has_fragments = find_column(columns, "Fragment Ion") is not None
+        order = ("area", "total_area") if has_fragments else ("total_area", "area")
+        order += ("total_area_fragment", "total_area_ms1", "normalized_area")
+        captions = [SKYLINE_QUANTITIES[q] for q in order]
+    longer = sorted(SKYLINE_QUANTITIES.values(), key=len, reverse=True)
+    for caption in captions:
+        found = []
+        for col in columns:
+            # the longest caption a column ends with is its own ('X Total Area' is not 'Area')
+            own = next((c for c in longer if col.endswith(" " + c) and col[: -len(c) - 1].strip()),
+                       None)
+            if own == caption or (own is None and quantity is not None
+                                  and col.endswith(" " + caption)):
+                found.append((col, col[: -len(caption) - 1].strip(), caption))
+        if found:
+            return found
+    return []
+
+
+def _melt(wide: pd.DataFrame, keys: list[str], pivot: list[tuple[str, str, str]], run: str,
+          value: str) -> pd.DataFrame:
+    """Turn a report pivoted by replicate into one row per (row, replicate)."""
+    parts = []
+    for col, replicate, _ in pivot:
+        part = wide[keys].copy()
+        part[run] = replicate
+        part[value] = wide[col].to_numpy()
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
 
 
 def _value_column(table: Table, ctx: ReadContext, quantity: str | None) -> str:
@@ -91,6 +139,7 @@ def read_skyline(
     protein_column: str | None = None,
     isotope_label: str | None = "light",
     drop_standard_types: Sequence[str] = ("iRT",),
+    keep_non_quantitative: bool = False,
     keep_decoys: bool = False,
     keep_contaminants: bool = False,
 ) -> ad.AnnData:
@@ -130,6 +179,11 @@ def read_skyline(
         standards); ``None`` keeps all.
     drop_standard_types
         Rows whose ``Standard Type`` is one of these are removed (iRT peptides are spiked).
+    keep_non_quantitative
+        Keep transitions whose ``Quantitative`` column is false when transition areas
+        (``Area``) are summed. By default they are removed (counted as
+        ``rows_not_quantitative``), as Skyline leaves them out of its own peptide and protein
+        quantities; they are typically precursor or qualifier ions.
     keep_decoys, keep_contaminants
         Keep decoy rows (``Is Decoy`` true or protein ``Decoys``) or contaminant groups.
 
@@ -141,25 +195,39 @@ def read_skyline(
     """
     prot = protein_column or find_column(table.columns, *_PROTEIN)
     run = sample_column or find_column(table.columns, *_SAMPLE)
-    if prot is None or run is None:
+    pivot = _pivot_family(table.columns, quantity) if run is None else []
+    if prot is None or (run is None and not pivot):
         raise ctx.error(
             f"needs a protein column ({'/'.join(_PROTEIN)}) and a sample column "
-            f"({'/'.join(_SAMPLE)}); columns are {table.columns}."
+            f"({'/'.join(_SAMPLE)}), or one '<replicate> <area>' column per replicate (a "
+            f"report pivoted by replicate); columns are {table.columns}."
         )
-    value = _value_column(table, ctx, quantity)
+    if pivot:
+        value, run = pivot[0][2], _PIVOT_REPLICATE
+        ctx.note(f"report pivoted by replicate: {len(pivot)} '<replicate> {value}' columns "
+                 f"(e.g. {pivot[0][0]!r}) read as one sample each")
+    else:
+        value = _value_column(table, ctx, quantity)
     ctx.quantity = f"{value} (summed per replicate and protein)"
     peptide = find_column(table.columns, *_PEPTIDE)
     label = find_column(table.columns, "Isotope Label Type")
     standard = find_column(table.columns, "Standard Type")
     decoy = find_column(table.columns, "Is Decoy")
+    quantitative = find_column(table.columns, "Quantitative")
     annotations = [c for c in (find_column(table.columns, a) for a in _ANNOTATIONS)
                    if c and c != run]
     precursor_keys = [c for c in (find_column(table.columns, k) for k in _PRECURSOR_KEYS) if c]
     transition_keys = [c for c in (find_column(table.columns, k) for k in _TRANSITION_KEYS) if c]
     replicate_keys = [c for c in (find_column(table.columns, k) for k in _SAMPLE) if c]
-    needed = [prot, run, value, *[c for c in (peptide, label, standard, decoy) if c],
+    needed = [prot, run, value, *[c for c in (peptide, label, standard, decoy, quantitative) if c],
               *annotations, *precursor_keys, *transition_keys, *replicate_keys]
-    frame = table.read(list(dict.fromkeys(needed)), ctx, value_columns=[value])
+    if pivot:
+        needed = [c for c in dict.fromkeys(needed) if c not in (run, value)]
+        wide = table.read(list(dict.fromkeys([*needed, *(c for c, _, _ in pivot)])), ctx,
+                          value_columns=[c for c, _, _ in pivot])
+        frame = _melt(wide, needed, pivot, run, value)
+    else:
+        frame = table.read(list(dict.fromkeys(needed)), ctx, value_columns=[value])
     values = parse_numeric(frame[value], value, ctx)
     runs = run_keys(frame[run])
     acc = LongAccumulator("sum")
@@ -183,6 +251,12 @@ def read_skyline(
         types = {t.lower() for t in drop_standard_types}
         _drop(frame[standard].astype(str).str.strip().str.lower().isin(types).to_numpy(),
               "rows_standard", f"{standard} in {list(drop_standard_types)}")
+    if quantitative and not keep_non_quantitative and not value.lower().startswith("total"):
+        # a transition property: it matters where transition areas are summed, not for a
+        # precursor total repeated on each transition row
+        _drop(_false_mask(frame[quantitative], quantitative, ctx), "rows_not_quantitative",
+              f"{quantitative} is false (Skyline does not quantify with these transitions; "
+              "keep them with keep_non_quantitative=True)")
     if label and isotope_label is not None:
         labels = frame[label].astype(str).str.strip().str.lower()
         if not labels.eq(isotope_label.lower()).any():
@@ -212,6 +286,23 @@ def read_skyline(
                          what=f"{run!r} value", filtered_out=acc.filtered_out(),
                          duplicate_hint=f"{RUN_DUPLICATE_HINT}, or choose another sample "
                          "column (sample_column=..., for example 'Replicate Name')")
+
+
+_FALSE = frozenset({"false", "f", "no", "n", "0", "0.0"})
+_TRUE = frozenset({"true", "t", "yes", "y", "1", "1.0"})
+
+
+def _false_mask(values: pd.Series, column: str, ctx: ReadContext) -> np.ndarray:
+    """Return True where a true/false column is false; other text is an error naming it."""
+    if pd.api.types.is_bool_dtype(values.dtype):
+        return ~values.fillna(True).to_numpy(dtype=bool)
+    text = values.astype(str).str.strip().str.lower()
+    odd = ~text.isin(_FALSE | _TRUE | {"", "nan", "#n/a"})
+    if odd.any():
+        i = int(np.flatnonzero(odd.to_numpy())[0])
+        raise ctx.error(f"column {column!r} should hold True or False but row {i + 1} holds "
+                        f"{values.iloc[i]!r}.")
+    return text.isin(_FALSE).to_numpy()
 
 
 def _repeated_totals(frame: pd.DataFrame, rows: np.ndarray, keys: list[str],

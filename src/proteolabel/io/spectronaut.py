@@ -79,7 +79,9 @@ def read_spectronaut(
     quantity
         Long report: ``"fg"`` (``FG.Quantity`` summed over the precursors of a protein group
         in a run; the default), ``"ms1"``, ``"ms2"``, ``"eg"``, ``"pg"`` (``PG.Quantity``,
-        one value per run and group) or a column name. Pivot report: the ``PG.`` quantity
+        one value per run and group) or a column name. A report exported without
+        ``FG.Quantity`` is read from ``EG.TotalQuantity (Settings)``, else from
+        ``PG.Quantity``, with a warning. Pivot report: the ``PG.`` quantity
         (default ``Quantity``).
     sample_column
         Default ``R.FileName``. Rows are aggregated per run as written; sample names are the
@@ -138,6 +140,15 @@ def _read_long(table, ctx, quantity, sample_column, protein_column, q_value, pg_
     name = (quantity or "fg").lower()
     wanted, mode = SPECTRONAUT_QUANTITIES.get(name, (quantity, "sum"))
     value = find_column(table.columns, wanted)
+    if value is None and quantity is None:
+        # a report exported without FG.Quantity: the precursor total, else the protein value
+        for other in ("eg", "pg"):
+            col = find_column(table.columns, SPECTRONAUT_QUANTITIES[other][0])
+            if col is not None:
+                value, mode = col, SPECTRONAUT_QUANTITIES[other][1]
+                ctx.warn(f"no {wanted} column (the report was exported without it); read "
+                         f"{col} instead. Pass quantity=... to choose another column.")
+                break
     if value is None:
         raise ctx.error(f"no quantity column {wanted!r}; choose one of "
                         f"{sorted(SPECTRONAUT_QUANTITIES)} or a column name. Columns are "
@@ -146,6 +157,10 @@ def _read_long(table, ctx, quantity, sample_column, protein_column, q_value, pg_
     decoy = find_column(table.columns, "EG.IsDecoy")
     qcols = [(find_column(table.columns, "EG.Qvalue"), q_value, "rows_q_value"),
              (find_column(table.columns, "PG.Qvalue"), pg_q_value, "rows_pg_q_value")]
+    for (col, limit, _), name in zip(qcols, ("EG.Qvalue", "PG.Qvalue"), strict=True):
+        if col is None and limit is not None:
+            ctx.note(f"no {name} column: that filter was not applied (Spectronaut's own "
+                     "filtering, e.g. 'Filtered' cells, is what the report holds)")
     qcols = [(c, lim, r) for c, lim, r in qcols if c is not None and lim is not None]
     annotations = [c for c in (find_column(table.columns, a) for a in _ANNOTATIONS) if c]
     needed = [run, prot, value, *[c for c in (precursor, decoy) if c],
