@@ -596,9 +596,10 @@ def formats_cmd():
     for name, spec in READERS.items():
         opts = f" [options: {', '.join(spec.options)}]" if spec.options else ""
         click.echo(f"{name:<{width}}  {spec.description}{opts}")
-    click.echo("\nEvery file also takes --option sheet=NAME (Excel), delimiter=..., encoding=..., "
-               "r_object=NAME (R data) and decimal=,|. ; --missing-tokens sets the cell texts "
-               "read as missing.")
+    click.echo("\nEvery file also takes --option sheet=NAME (Excel), header_row=N (a header "
+               "below title rows), delimiter=..., encoding=..., r_object=NAME (R data) and "
+               "decimal=,|. ; --missing-tokens replaces the list of cell texts read as missing "
+               "(an empty cell and 0 are always missing).")
 
 
 if __name__ == "__main__":  # pragma: no cover
