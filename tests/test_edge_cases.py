@@ -16,7 +16,8 @@ from proteolabel.cli import main
 from proteolabel.io import read
 from proteolabel.models import VAEEmbedder, resolve_device
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*posterior collapse:UserWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore:.*posterior collapse:UserWarning"),
+              pytest.mark.filterwarnings("ignore:.*barely told apart:UserWarning")]
 
 FAST = {"epochs": 2, "progress": False, "n_eps": 20}
 

@@ -27,7 +27,8 @@ from proteolabel.models._classifier import MLPLabelClassifier
 
 # Short training runs here are expected to leave the VAE latent collapsed; that warning is
 # tested in tests/test_pipeline.py.
-pytestmark = pytest.mark.filterwarnings("ignore:.*posterior collapse:UserWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore:.*posterior collapse:UserWarning"),
+              pytest.mark.filterwarnings("ignore:.*barely told apart:UserWarning")]
 
 EXCERPT = Path(__file__).parent / "data" / "label_model" / "alzheimer_excerpt.csv"
 

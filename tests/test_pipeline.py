@@ -24,6 +24,8 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:.*too few fields:UserWarning"),
     pytest.mark.filterwarnings("ignore:.*have a contaminant-database member:UserWarning"),
     pytest.mark.filterwarnings("ignore:.*posterior collapse:UserWarning"),
+    # runs of a few epochs leave the latent means barely separated (tested on its own below)
+    pytest.mark.filterwarnings("ignore:.*barely told apart:UserWarning"),
 ]
 
 
@@ -333,3 +335,22 @@ def test_run_leaves_the_callers_anndata_alone():
     run(RunConfig(input="given", label_column="Condition", epochs=2, min_samples=2, out=None,
                   progress=False, classifier=False), adata=a)
     assert list(a.obs.columns) == before and "label" not in a.obs
+
+
+@pytest.mark.filterwarnings("default:.*barely told apart:UserWarning")
+def test_barely_separated_latent_means_are_warned_about():
+    import warnings
+
+    rng = np.random.default_rng(0)
+    centres = rng.random((3, 40))
+    X = np.clip(centres[np.repeat(np.arange(3), 50)] + 0.05 * rng.standard_normal((150, 40)), 0, 1)
+    short = ad.AnnData(X.astype(np.float32))
+    with pytest.warns(tl.WeakLatentWarning, match="barely told apart"):
+        tl.embed(short, epochs=2, random_state=0)
+    assert short.uns["vae"]["latent_separation"] < tl.WEAK_SEPARATION
+    long = ad.AnnData(X.astype(np.float32))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tl.embed(long, epochs=150, random_state=0)
+    assert long.uns["vae"]["latent_separation"] > 1.0
+    assert not [w for w in caught if issubclass(w.category, tl.WeakLatentWarning)]
