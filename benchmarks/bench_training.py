@@ -40,7 +40,7 @@ import json, resource, sys, time
 import numpy as np, torch
 from proteolabel.models import VAEEmbedder
 n, epochs, mode = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-engine, _, precision = mode.partition("/")  # e.g. "torch/bfloat16"
+engine, _, precision = mode.partition(":")  # e.g. "torch:bfloat16"
 X = np.random.default_rng(0).random((n, 1296), dtype=np.float32)
 est = VAEEmbedder(epochs=epochs, random_state=0, engine=engine, precision=precision or "float32")
 t = time.perf_counter(); est.fit(X); total = time.perf_counter() - t
@@ -100,8 +100,9 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[2000, 10000])
     ap.add_argument("--epochs", type=int, default=6, help="epochs per timing (first is dropped)")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median taken)")
-    ap.add_argument("--modes", nargs="+", default=["auto", "fused", "torch", "torch/bfloat16"],
-                    help="VAEEmbedder settings to time: ENGINE or ENGINE/PRECISION "
+    ap.add_argument("--modes", nargs="+",
+                    default=["auto", "fused/torch", "fused/numpy", "torch", "torch:bfloat16"],
+                    help="VAEEmbedder settings to time: ENGINE or ENGINE:PRECISION "
                          "(auto is what a user gets)")
     ap.add_argument("--keras-python", default=None, help="a Python with TensorFlow installed")
     ap.add_argument("--skip-demo", action="store_true")

@@ -132,6 +132,13 @@ def test_same_seed_same_latent_and_labels():
     assert not np.allclose(a.adata.obsm["X_vae"], c.adata.obsm["X_vae"])
 
 
+def test_select_tune_without_labels_says_how_to_attach_them():
+    adata = ad.AnnData(np.zeros((6, 1), dtype=np.float32))
+    with pytest.raises(ValueError, match=r"no 'label' column.*read_labels"):
+        tl.select_tune(adata, fraction=0.5)
+    assert "is_tune" not in adata.obs
+
+
 def test_eps_choice_recovers_known_groups_in_a_synthetic_latent():
     rng = np.random.default_rng(0)
     centres = np.array([[0, 0], [4, 0], [0, 4], [4, 4]])

@@ -148,8 +148,11 @@ def _run_options(fn):
                      help="Random seed: same seed, same result on the same machine."),
         click.option("--device", default="auto", show_default=True,
                      help="'auto' (GPU if present), 'cpu', 'cuda' or 'cuda:N'."),
-        click.option("--precision", type=click.Choice(["float32", "bfloat16"]), default="float32",
-                     show_default=True, help="Precision of the VAE's matrix products."),
+        click.option("--precision", type=click.Choice(["float32", "mixed", "bfloat16"]),
+                     default="float32", show_default=True,
+                     help="Precision of the VAE's matrix products: float32; mixed (bfloat16 in "
+                          "the output layer's backward products, CPUs with bfloat16 "
+                          "instructions); bfloat16 (all products, for GPUs)."),
         click.option("--consensus-runs", type=click.IntRange(0), default=0, show_default=True,
                      help="Train the VAE this many times in all (other seeds), cluster each, "
                           "and add a consensus cluster and per-sample agreement to labels.csv "

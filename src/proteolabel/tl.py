@@ -202,7 +202,14 @@ def select_tune(
     if not 0 < fraction <= 1:
         raise ValueError(f"tune fraction must be in (0, 1], got {fraction}")
     gen = as_generator(rng)
-    labels = adata.obs[label_key] if label_key in adata.obs else pd.Series(index=adata.obs_names)
+    if label_key not in adata.obs:
+        raise ValueError(
+            f"adata.obs has no {label_key!r} column of known labels to draw tune samples from. "
+            f"Attach them first, e.g. adata.obs[{label_key!r}] = read_labels('labels.csv', "
+            "samples=adata.obs_names).reindex(adata.obs_names) (proteolabel.io.read_labels), or "
+            "pass label_key= the obs column that holds them."
+        )
+    labels = adata.obs[label_key]
     has = labels.notna().to_numpy() & (labels.astype(str).str.strip() != "").to_numpy()
     has &= _included(adata)
     tune = np.zeros(adata.n_obs, dtype=bool)

@@ -8,13 +8,21 @@ import torch
 
 from proteolabel.models import VAEEmbedder
 from proteolabel.nn import VAEModule, train_vae
-from proteolabel.nn._fused_cpu import FusedCPUStep, supports
+from proteolabel.nn._fused_cpu import (
+    FlatAdam,
+    FlatParameters,
+    FusedCPUStep,
+    bf16_products_supported,
+    preferred_blas,
+    supports,
+)
 
 
 def _data(n=40, p=30, seed=0):
     return torch.from_numpy(np.random.default_rng(seed).random((n, p), dtype=np.float32))
 
 
+@pytest.mark.parametrize("blas", ["torch", "numpy"])
 @pytest.mark.parametrize(
     ("enc", "dec", "clamp"),
     [
@@ -24,7 +32,7 @@ def _data(n=40, p=30, seed=0):
         ((20, 10), None, (-0.05, 0.05)),  # most log-variances clamped: their gradient is cut
     ],
 )
-def test_gradients_equal_autograd(enc, dec, clamp):
+def test_gradients_equal_autograd(enc, dec, clamp, blas):
     x = _data()
     ref = VAEModule(30, encoder_layers=enc, decoder_layers=dec, logvar_clamp=clamp,
                     generator=torch.Generator().manual_seed(1))
@@ -34,7 +42,7 @@ def test_gradients_equal_autograd(enc, dec, clamp):
     idx = torch.tensor([3, 7, 1, 30, 22, 9, 11, 0, 39, 15, 5])  # a batch smaller than the buffers
     out = ref(x[idx], generator=torch.Generator().manual_seed(5), beta=0.7)
     out.loss.backward()
-    step = FusedCPUStep(mod, x, max_batch=16)
+    step = FusedCPUStep(mod, x, max_batch=16, blas=blas)
     loss, rec, kl = step(idx, torch.Generator().manual_seed(5), 0.7)
     out = type(out)(*(t.detach() for t in out))
     assert loss == pytest.approx(float(out.loss), rel=1e-5)
@@ -58,18 +66,41 @@ def test_clamped_logvar_gets_no_gradient():
     assert torch.count_nonzero(mod.encoder.mean.weight.grad) > 0
 
 
-def test_training_matches_autograd_over_epochs():
+@pytest.mark.parametrize("engine", ["fused/torch", "fused/numpy"])
+def test_training_matches_autograd_over_epochs(engine):
     x = _data(70, 30)
     a = VAEModule(30, encoder_layers=(12, 6), generator=torch.Generator().manual_seed(2))
     b = copy.deepcopy(a)
     ha = train_vae(a, x, epochs=4, batch_size=16, generator=torch.Generator().manual_seed(3),
                    engine="autograd")
     hb = train_vae(b, x, epochs=4, batch_size=16, generator=torch.Generator().manual_seed(3),
-                   engine="fused")
+                   engine=engine)
+    assert hb.engine == engine
     np.testing.assert_allclose(hb.loss, ha.loss, rtol=1e-4)
     np.testing.assert_allclose(hb.kl, ha.kl, rtol=1e-3, atol=1e-5)
     for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
         torch.testing.assert_close(pb, pa, rtol=1e-3, atol=1e-4)
+    # training over, every parameter has its own storage again (no view of the flat buffer)
+    ptrs = {p.untyped_storage().data_ptr() for p in b.parameters()}
+    assert len(ptrs) == len(list(b.parameters()))
+    assert all(p.grad is None and p.is_contiguous() for p in b.parameters())
+
+
+def test_flat_parameters_share_storage_with_the_module():
+    mod = VAEModule(30, encoder_layers=(8,), generator=torch.Generator().manual_seed(0))
+    before = [p.detach().clone() for p in mod.parameters()]
+    flat = FlatParameters(mod)
+    assert flat.flat.numel() == sum(p.numel() for p in before)
+    with torch.no_grad():
+        flat.flat.add_(1.0)  # what the optimiser does to the flat tensor...
+    for p, b in zip(mod.parameters(), before, strict=True):
+        torch.testing.assert_close(p.detach(), b + 1.0)  # ...every layer sees
+    mod.encoder.mean.weight.grad.fill_(2.0)
+    assert float(flat.flat.grad.sum()) == 2.0 * mod.encoder.mean.weight.numel()
+    flat.release()
+    with torch.no_grad():
+        flat.flat.add_(1.0)
+    torch.testing.assert_close(mod.encoder.mean.weight.detach(), before[2] + 1.0)
 
 
 def test_torch_threads_restored_even_after_an_error():
@@ -82,7 +113,7 @@ def test_torch_threads_restored_even_after_an_error():
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        train_vae(mod, x, epochs=3, batch_size=8, engine="fused", on_epoch_end=boom)
+        train_vae(mod, x, epochs=3, batch_size=8, engine="fused/numpy", on_epoch_end=boom)
     assert torch.get_num_threads() == before
 
 
@@ -101,17 +132,21 @@ def test_embedder_engines_agree():
     X = np.random.default_rng(4).random((60, 25)).astype(np.float32)
     kw = dict(encoder_layers=(10, 6), epochs=5, batch_size=16, random_state=0, device="cpu")
     za = VAEEmbedder(engine="torch", **kw).fit_transform(X)
-    zb = VAEEmbedder(engine="fused", **kw).fit_transform(X)
-    auto = VAEEmbedder(**kw).fit(X)  # auto picks one of the two, by the CPU
+    fused = VAEEmbedder(engine="fused", **kw).fit(X)
+    zb, zb_engine = fused.transform(X), fused.engine_
+    auto = VAEEmbedder(**kw).fit(X)  # auto: fused on the CPU in float32
     np.testing.assert_allclose(zb, za, rtol=1e-3, atol=1e-4)
-    np.testing.assert_array_equal(auto.transform(X), zb if auto.engine_ == "fused" else za)
+    assert auto.engine_ == zb_engine == f"fused/{preferred_blas()}"
+    np.testing.assert_array_equal(auto.transform(X), zb)
 
 
 def test_auto_engine_follows_the_cpu_vendor(monkeypatch):
     from proteolabel.nn import _fused_cpu, _training
 
     x = _data(24, 30)
-    for vendor, expected in (("AuthenticAMD", "fused"), ("GenuineIntel", "autograd"), ("", "autograd")):
+    for vendor, expected in (
+        ("AuthenticAMD", "fused/numpy"), ("GenuineIntel", "fused/torch"), ("", "fused/torch")
+    ):
         monkeypatch.setattr(_fused_cpu, "cpu_vendor", lambda v=vendor: v)
         mod = VAEModule(30, encoder_layers=(8,), generator=torch.Generator().manual_seed(0))
         hist = _training.train_vae(mod, x, epochs=1, batch_size=8, engine="auto")
@@ -134,3 +169,95 @@ def test_cpu_vendor_reads_this_machine():
         return
     if "vendor_id" in text:
         assert v and v in text
+
+
+def _adam_pair(seed=0, n=1000):
+    rng = torch.Generator().manual_seed(seed)
+    a = torch.nn.Parameter(torch.randn(n, generator=rng))
+    b = torch.nn.Parameter(a.detach().clone())
+    return a, b, rng
+
+
+def test_flat_adam_is_torch_adam_bit_for_bit():
+    a, b, rng = _adam_pair()
+    ref = torch.optim.Adam([a], lr=3e-3, fused=True)
+    ours = FlatAdam(b, lr=3e-3)
+    for _ in range(7):
+        g = torch.randn(a.shape, generator=rng)
+        a.grad, b.grad = g.clone(), g.clone()
+        ref.step()
+        ours.step()
+    assert ours.fallback is None  # the direct kernel ran
+    assert torch.equal(a.detach(), b.detach())
+    assert not torch.equal(a.detach(), _adam_pair()[0].detach())  # and it did move
+
+
+def test_flat_adam_falls_back_to_torch_adam(monkeypatch):
+    a, b, rng = _adam_pair(1)
+    grads = [torch.randn(a.shape, generator=rng) for _ in range(3)]
+    ref = torch.optim.Adam([a], lr=1e-3, fused=True)
+    for g in grads:
+        a.grad = g.clone()
+        ref.step()
+    direct = torch._fused_adam_
+    calls = []
+
+    def refuse(*args, **kwargs):
+        if not calls:  # the direct call, as another PyTorch version might refuse it
+            calls.append(1)
+            raise TypeError("unexpected keyword argument")
+        return direct(*args, **kwargs)  # torch.optim.Adam's own call goes through
+
+    monkeypatch.setattr(torch, "_fused_adam_", refuse)
+    ours = FlatAdam(b, lr=1e-3)
+    for g in grads:
+        b.grad = g.clone()
+        ours.step()
+    assert ours.fallback is not None and calls
+    assert torch.equal(a.detach(), b.detach())
+
+
+needs_bf16 = pytest.mark.skipif(
+    not bf16_products_supported(), reason="this CPU has no native bfloat16 matrix products"
+)
+
+
+@needs_bf16
+def test_mixed_precision_gradients_are_close_to_float32():
+    x = _data(64, 300)
+    ref = VAEModule(300, encoder_layers=(20, 10), generator=torch.Generator().manual_seed(1))
+    mod = copy.deepcopy(ref)
+    idx = torch.arange(0, 64, 2)
+    FusedCPUStep(ref, x, max_batch=32)(idx, torch.Generator().manual_seed(5), 1.0)
+    loss, rec, kl = FusedCPUStep(mod, x, max_batch=32, mixed=True)(
+        idx, torch.Generator().manual_seed(5), 1.0)
+    loss_ref, *_ = FusedCPUStep(copy.deepcopy(ref), x, max_batch=32)(
+        idx, torch.Generator().manual_seed(5), 1.0)
+    assert loss == loss_ref  # the forward pass and the loss stay float32
+    worst = 0.0
+    for p_ref, p in zip(ref.parameters(), mod.parameters(), strict=True):
+        rel = float((p.grad - p_ref.grad).norm() / (p_ref.grad.norm() + 1e-12))
+        worst = max(worst, rel)
+    assert 0 < worst < 1e-2  # bfloat16 rounding is there, and small
+    assert torch.backends.mkldnn.matmul.fp32_precision != "bf16"  # the setting is restored
+
+
+@needs_bf16
+def test_mixed_precision_trains_through_the_embedder():
+    X = np.random.default_rng(4).random((60, 25)).astype(np.float32)
+    kw = dict(encoder_layers=(10, 6), epochs=5, batch_size=16, random_state=0, device="cpu")
+    est = VAEEmbedder(precision="mixed", **kw).fit(X)
+    ref = VAEEmbedder(precision="float32", **kw).fit(X)
+    assert est.engine_ == "fused/torch"
+    np.testing.assert_allclose(est.history_["loss"], ref.history_["loss"], rtol=1e-2)
+
+
+def test_mixed_precision_refuses_engines_that_cannot_do_it():
+    x = _data(20, 30)
+    mod = VAEModule(30, encoder_layers=(8,), generator=torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError, match="mixed precision needs"):
+        train_vae(mod, x, epochs=1, engine="autograd", mixed=True)
+    with pytest.raises(ValueError, match="mixed precision needs"):
+        train_vae(mod, x, epochs=1, engine="fused/numpy", mixed=True)
+    with pytest.raises(ValueError, match="blas='torch'"):
+        FusedCPUStep(mod, x, 8, blas="numpy", mixed=True)

@@ -120,17 +120,22 @@ class VAEEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     device
         ``"auto"`` (a CUDA GPU when present, else the CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
     precision
-        ``"float32"``, or ``"bfloat16"`` to run the matrix products in bfloat16 (autocast). On
-        the CPUs measured so far bfloat16 was far slower than float32; it is for GPUs.
+        ``"float32"``; ``"mixed"``: float32 everywhere except the two products of the output
+        layer's backward pass, which take bfloat16 inputs with float32 accumulation (fused CPU
+        engine with PyTorch's BLAS, on CPUs with AVX512-BF16 or AMX; about 1.3x faster per
+        epoch there, see ``benchmarks/bench_training.py``); ``"bfloat16"``: every matrix
+        product in bfloat16 (PyTorch autocast, autograd engine; for GPUs). See the README's
+        "Speed and hardware" for what each changes in the results.
     engine
         How a training step's gradients are computed. ``"fused"``: a hand-written forward and
-        backward pass of BLAS calls (NumPy's OpenBLAS) into fixed buffers, CPU float32 only, the
-        faster engine on the AMD CPU measured in ``benchmarks/bench_training.py``; it holds PyTorch to one
-        thread while it trains. ``"torch"``: PyTorch autograd (any device and precision).
-        ``"auto"``: fused on AMD CPUs in float32 (where NumPy's OpenBLAS beats PyTorch's MKL),
-        torch otherwise (see :func:`proteolabel.nn._fused_cpu.preferred`); ``engine_`` says which
-        ran. Both compute the gradient of the same loss with the same sampling noise; they agree
-        up to floating-point rounding.
+        backward pass of matrix products into fixed buffers (no autograd graph, no allocation per
+        step), CPU float32 only, with the BLAS that is faster on this CPU: PyTorch's (MKL) on
+        Intel and other CPUs, NumPy's OpenBLAS on AMD ones (see
+        :func:`proteolabel.nn._fused_cpu.preferred_blas`); ``"fused/torch"`` and
+        ``"fused/numpy"`` name the BLAS. ``"torch"``: PyTorch autograd (any device and
+        precision). ``"auto"``: fused where it applies (CPU, float32), torch otherwise (GPU,
+        bfloat16). ``engine_`` says which ran. All compute the gradient of the same loss with the
+        same sampling noise; they agree up to floating-point rounding.
     random_state
         Seed for the weight initialisation, the shuffling, the sampling noise and the validation
         split. The same seed gives the same latent on the same machine, library versions and
@@ -151,7 +156,7 @@ class VAEEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     device_ : str
         The device the network was trained on.
     engine_ : str
-        The training engine that ran: ``"fused"`` or ``"autograd"``.
+        The training engine that ran: ``"fused/torch"``, ``"fused/numpy"`` or ``"autograd"``.
     seed_ : int
         The integer seed drawn from ``random_state``.
 
@@ -169,8 +174,8 @@ class VAEEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
         "early_stopping_patience": [Interval(Integral, 1, None, closed="left"), None],
         "device": [str, torch.device],
-        "precision": [StrOptions({"float32", "bfloat16"})],
-        "engine": [StrOptions({"auto", "fused", "torch"})],
+        "precision": [StrOptions({"float32", "mixed", "bfloat16"})],
+        "engine": [StrOptions({"auto", "fused", "fused/torch", "fused/numpy", "torch"})],
         "random_state": ["random_state"],
         "verbose": ["boolean"],
     }
@@ -282,7 +287,8 @@ class VAEEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                 early_stopping_patience=self.early_stopping_patience,
                 generator=gen,
                 autocast_dtype=autocast,
-                engine={"auto": "auto", "fused": "fused", "torch": "autograd"}[self.engine],
+                engine="autograd" if self.engine == "torch" else self.engine,
+                mixed=self.precision == "mixed",
                 progress=self.verbose,
             )
         finally:

@@ -1,30 +1,35 @@
-"""A hand-written training step for the VAE on the CPU: one pass of BLAS calls into fixed buffers.
+"""A hand-written training step for the VAE on the CPU: one pass of matrix products into fixed buffers.
 
 Why this exists
 ---------------
 On a laptop or workstation CPU almost all of an epoch is matrix products (90 % of the FLOPs are the
 decoder's input-wide layer), so an epoch can only be as fast as the BLAS. Going through autograd
-costs a lot on top of that on small CPUs: PyTorch's bundled BLAS is slower than the OpenBLAS NumPy
-ships on some CPUs (1.1-1.5x on the AMD machine of ``benchmarks/bench_training.py``), every step
-allocates its activations and gradients afresh, and PyTorch's and OpenBLAS's thread pools fight
-for the cores when both are used in one step.
+costs a lot on top of that on small CPUs: every step allocates its activations and gradients
+afresh (large allocations are fresh pages from the OS), builds a graph, and the optimiser walks
+the parameters one by one.
 
-:class:`FusedCPUStep` computes exactly what ``VAEModule.forward`` followed by ``loss.backward()``
+:class:`FusedCPUStep` computes what ``VAEModule.forward`` followed by ``loss.backward()``
 computes (the gradient of the same loss for the same weights, batch and sampling noise; a test
 checks them against autograd), but
 
-* every product is one ``numpy.matmul`` into a preallocated buffer (``out=``), the weight
-  gradients written straight into the parameters' ``.grad`` tensors, which share memory with
-  NumPy views;
-* the reconstruction term and its gradient come from one ``exp(-|logits|)``: the binary
-  cross-entropy with logits is ``softplus(l) - x l`` and
+* every product is one call into a preallocated buffer (``out=``), with the weight gradients
+  written straight into the parameters' ``.grad`` tensors, and every elementwise step in place;
+* the products are done by PyTorch's BLAS (MKL in the x86 wheels) or by NumPy's OpenBLAS, on
+  views of the same memory: :func:`preferred_blas` picks the one that is faster on this CPU;
+* the reconstruction term and its gradient come from one ``exp(-|logits|)`` and one sigmoid: the
+  binary cross-entropy with logits is ``softplus(l) - x l`` and
   ``sum softplus(l) = (sum l + sum |l|) / 2 + sum log(1 + exp(-|l|))``;
 * no autograd graph is built.
 
-The optimiser stays PyTorch's fused Adam on the same parameter tensors, and the sampling noise is
-drawn with the same ``torch.Generator``. While it runs, PyTorch is held to one thread (it only
-runs the optimiser and the noise then), so that OpenBLAS has the cores; ``train_vae`` restores the
-setting afterwards.
+:class:`FlatParameters` puts all parameters (and their gradients) into one flat tensor so that
+:class:`FlatAdam` updates them with one fused Adam kernel per step. The sampling noise is drawn
+with the same ``torch.Generator`` calls as ``VAEModule.inference``. With NumPy's BLAS PyTorch is
+held to one thread while training (it then runs only the small elementwise steps), so that
+OpenBLAS has the cores; ``train_vae`` restores the setting afterwards.
+
+With ``mixed=True`` the output layer's two backward products take bfloat16 inputs with float32
+accumulation (oneDNN's bfloat16 path for float32 products, on CPUs with AVX512-BF16 or AMX); the
+forward pass, the loss and everything else stay float32.
 
 Only the architecture ``VAEModule`` builds is supported (ReLU stacks, Gaussian latent, Bernoulli
 output); :func:`supports` says whether a module qualifies.
@@ -81,22 +86,128 @@ def cpu_vendor() -> str:
     return ""
 
 
-def preferred() -> bool:
-    """Whether ``engine="auto"`` should use the fused step on this CPU.
+#: The libraries :class:`FusedCPUStep` can do its matrix products with.
+BLAS = ("torch", "numpy")
 
-    PyTorch's CPU build does its products with Intel's MKL, which is fast on Intel CPUs and slow on
-    AMD ones; NumPy's OpenBLAS is the faster library there. ``benchmarks/bench_training.py``
-    measured (1296 features, batch 128, n = 10,000, s/epoch): on a 2-core AMD machine the fused
-    step was the faster engine; on a 2-core Intel Sapphire Rapids machine PyTorch autograd was
-    (0.53 against 0.68 s/epoch; bare products 0.38 s with MKL, 0.49 s with OpenBLAS). So the fused
-    step is preferred on AMD CPUs only. The choice depends only on the machine, never on a timing,
-    so that the same seed gives the same result on the same machine.
+
+def preferred_blas() -> str:
+    """Return the library :class:`FusedCPUStep` does its products with under ``engine="auto"``.
+
+    PyTorch's x86 wheels do their products with Intel's MKL, which is fast on Intel CPUs and slow
+    on AMD ones, where NumPy's OpenBLAS is faster. ``benchmarks/bench_training.py`` measured (1296
+    features, batch 128, n = 10,000, bare products of one epoch): on a 2-core AMD machine 0.69 s
+    with OpenBLAS against 0.88 s with MKL; on a 2-core Intel Sapphire Rapids machine 0.49 s with
+    OpenBLAS against 0.38 s with MKL. So ``"numpy"`` on AMD CPUs, ``"torch"`` elsewhere. The
+    choice depends only on the machine, never on a timing, so that the same seed gives the same
+    result on the same machine.
     """
-    return cpu_vendor() == "AuthenticAMD"
+    return "numpy" if cpu_vendor() == "AuthenticAMD" else "torch"
 
 
-def _np(t: torch.Tensor) -> np.ndarray:
-    return t.detach().numpy()
+class FlatParameters:
+    """Every parameter of ``module`` as a view into one flat tensor, gradients likewise.
+
+    The optimiser then updates one tensor: one fused Adam kernel per step instead of one per
+    layer, and no per-layer bookkeeping (see :class:`FlatAdam`). Adam is elementwise, so the
+    update is the same either way. :meth:`release` gives every parameter its own storage again
+    (call it when training ends).
+    """
+
+    def __init__(self, module: nn.Module):
+        self.params = list(module.parameters())
+        with torch.no_grad():
+            flat = torch.cat([p.detach().reshape(-1) for p in self.params])
+        grad = torch.zeros_like(flat)
+        self.flat = nn.Parameter(flat)
+        self.flat.grad = grad
+        offset = 0
+        for p in self.params:
+            n = p.numel()
+            p.data = flat[offset : offset + n].view_as(p)
+            p.grad = grad[offset : offset + n].view_as(p)
+            offset += n
+
+    def release(self) -> None:
+        """Give every parameter its own storage again and drop the gradients."""
+        for p in self.params:
+            p.data = p.data.clone()
+            p.grad = None
+
+
+class FlatAdam:
+    """Adam (PyTorch's defaults: betas 0.9, 0.999, eps 1e-8, no weight decay) on one flat tensor.
+
+    It calls the kernel ``torch.optim.Adam(..., fused=True)`` calls, ``torch._fused_adam_``,
+    directly: ``Optimizer.step`` spends about 0.1 ms a step in Python around that kernel (grouping
+    tensors by device, hooks, profiling records), 2 % of an epoch on the 2-core machine of
+    ``benchmarks/bench_training.py``. The update is the same bit for bit (a test checks it). If
+    the kernel is missing or refuses the call (another PyTorch version), the first step falls
+    back to ``torch.optim.Adam(fused=True)`` itself.
+    """
+
+    def __init__(self, param: nn.Parameter, lr: float = 1e-3):
+        self.param, self.lr = param, float(lr)
+        self.exp_avg = torch.zeros_like(param, memory_format=torch.preserve_format).detach()
+        self.exp_avg_sq = torch.zeros_like(self.exp_avg)
+        self.steps = torch.zeros((), dtype=torch.float32)
+        self.fallback: torch.optim.Adam | None = None
+        self._direct = hasattr(torch, "_fused_adam_")
+
+    def step(self) -> None:
+        """Apply one Adam update from ``param.grad``."""
+        if self._direct:
+            self.steps += 1
+            try:
+                torch._fused_adam_(
+                    [self.param.detach()], [self.param.grad], [self.exp_avg], [self.exp_avg_sq],
+                    [], [self.steps], lr=self.lr, beta1=0.9, beta2=0.999, weight_decay=0.0,
+                    eps=1e-8, amsgrad=False, maximize=False,
+                )
+                return
+            except (TypeError, RuntimeError):
+                if int(self.steps) > 1:
+                    raise
+                self.steps -= 1
+                self._direct = False
+        if self.fallback is None:
+            self.fallback = torch.optim.Adam([self.param], lr=self.lr, fused=True)
+        self.fallback.step()
+
+
+def bf16_products_supported() -> bool:
+    """Whether this CPU and PyTorch build run bfloat16 matrix products natively (oneDNN)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # pragma: no cover - builds without oneDNN
+        return False
+
+
+def _relu_grad_(grad: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """``grad`` where the ReLU's output ``out`` is positive, else 0, in place (as autograd does)."""
+    return torch.ops.aten.threshold_backward.grad_input(grad, out, 0.0, grad_input=grad)
+
+
+class _Views:
+    """The first ``b`` rows of every buffer of a :class:`FusedCPUStep` (made once per size)."""
+
+    def __init__(self, step: FusedCPUStep, b: int):
+        self.xb = step.xb[:b]
+        self.x_flat = self.xb.view(-1)
+        self.h = [t[:b] for t in step.h]
+        self.dh = [t[:b] for t in step.dh]
+        self.mu, self.lv, self.lvraw, self.std, self.z, self.dz, self.dmu, self.dlv, self.elv = (
+            t[:b] for t in step.latent
+        )
+        self.mu_flat = self.mu.view(-1)
+        self.inside = step.inside[:b]
+        self.noise = step.noise[:b]
+        self.d = [t[:b] for t in step.d]
+        self.dd = [t[:b] for t in step.dd]
+        self.logits, self.work, self.g = step.logits[:b], step.work[:b], step.g[:b]
+        self.logits_flat = self.logits.view(-1)
+        self.dec_in = [self.z, *self.d]
+        self.enc_in = [self.xb, *self.h]
+        self.h_top = self.h[-1] if self.h else self.xb
 
 
 class FusedCPUStep:
@@ -107,147 +218,166 @@ class FusedCPUStep:
     module
         A :class:`VAEModule` on the CPU in float32 (see :func:`supports`).
     x
-        The whole training matrix (float32, C-contiguous); batches are gathered from it by index.
+        The whole training matrix (float32); batches are gathered from it by index.
     max_batch
         The largest batch that will be asked for.
+    blas
+        Who does the matrix products: ``"torch"`` (PyTorch's BLAS, MKL in the x86 wheels) or
+        ``"numpy"`` (NumPy's OpenBLAS). :func:`preferred_blas` picks one by the CPU.
 
     After :meth:`__call__` every parameter's ``.grad`` holds the gradient of the batch loss.
 
     """
 
-    def __init__(self, module: VAEModule, x: torch.Tensor, max_batch: int):
+    def __init__(
+        self,
+        module: VAEModule,
+        x: torch.Tensor,
+        max_batch: int,
+        blas: str = "torch",
+        mixed: bool = False,
+    ):
+        if blas not in BLAS:
+            raise ValueError(f"blas must be one of {BLAS}, not {blas!r}")
+        if mixed and blas != "torch":
+            raise ValueError("mixed precision needs blas='torch' (oneDNN's bfloat16 products)")
+        self.blas = blas
+        self.mixed = bool(mixed)
         self.module = module
-        self.x = np.ascontiguousarray(_np(x))
-        self.enc = _linears(module.encoder.body)
-        self.mean, self.logvar = module.encoder.mean, module.encoder.logvar
-        self.dec = _linears(module.decoder.body)
-        self.out = module.decoder.out
+        self.x = x.detach().contiguous()
+        enc, dec = _linears(module.encoder.body), _linears(module.decoder.body)
         self.lo, self.hi = module.encoder.logvar_clamp
         for p in module.parameters():
             if p.grad is None or p.grad.shape != p.shape:
                 p.grad = torch.zeros_like(p)
-        # one activation buffer per layer output (post-ReLU), and one gradient buffer per width
-        m = int(max_batch)
-        self.xb = np.empty((m, self.x.shape[1]), np.float32)
-        self.h = [np.empty((m, lin.out_features), np.float32) for lin in self.enc]
-        self.dh = [np.empty((m, lin.out_features), np.float32) for lin in self.enc]
-        k = self.mean.out_features
-        self.mu, self.lv, self.lvraw = (np.empty((m, k), np.float32) for _ in range(3))
-        self.std, self.z, self.dz = (np.empty((m, k), np.float32) for _ in range(3))
-        self.dmu, self.dlv = np.empty((m, k), np.float32), np.empty((m, k), np.float32)
-        self.noise = torch.empty(m, k)
-        self.d = [np.empty((m, lin.out_features), np.float32) for lin in self.dec]
-        self.dd = [np.empty((m, lin.out_features), np.float32) for lin in self.dec]
-        n_out = self.out.out_features
-        self.logits = np.empty((m, n_out), np.float32)
-        self.work = np.empty((m, n_out), np.float32)
-        self.g = np.empty((m, n_out), np.float32)
-        self.mask = [np.empty((m, lin.out_features), bool) for lin in (*self.enc, *self.dec)]
 
-    @staticmethod
-    def _dense(a: np.ndarray, lin: nn.Linear, out: np.ndarray) -> np.ndarray:
-        np.matmul(a, _np(lin.weight).T, out=out)
-        out += _np(lin.bias)
+        # (weight, bias, weight.grad, bias.grad) of each layer, detached: the optimiser updates
+        # the same storage in place, so these views always hold the current weights
+        def parts(lin: nn.Linear) -> tuple[torch.Tensor, ...]:
+            return (lin.weight.detach(), lin.bias.detach(), lin.weight.grad, lin.bias.grad)
+
+        self.enc = [parts(lin) for lin in enc]
+        self.mean, self.logvar = parts(module.encoder.mean), parts(module.encoder.logvar)
+        self.dec = [parts(lin) for lin in dec]
+        self.out = parts(module.decoder.out)
+        m = int(max_batch)
+
+        def buf(width: int) -> torch.Tensor:
+            return torch.empty(m, width)
+
+        self.xb = buf(self.x.shape[1])
+        self.h = [buf(lin.out_features) for lin in enc]  # post-ReLU activations
+        self.dh = [buf(lin.out_features) for lin in enc]
+        k = module.encoder.mean.out_features
+        self.latent = [buf(k) for _ in range(9)]
+        self.inside = torch.empty(m, k, dtype=torch.bool)
+        self.noise = buf(k)
+        self.d = [buf(lin.out_features) for lin in dec]
+        self.dd = [buf(lin.out_features) for lin in dec]
+        n_out = module.decoder.out.out_features
+        self.logits, self.work, self.g = buf(n_out), buf(n_out), buf(n_out)
+        self._views: dict[int, _Views] = {}
+
+    def _mm(self, a: torch.Tensor, b: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        if self.blas == "torch":
+            return torch.mm(a, b, out=out)
+        np.matmul(a.numpy(), b.numpy(), out=out.numpy())
         return out
 
-    @staticmethod
-    def _grads(g: np.ndarray, a: np.ndarray, lin: nn.Linear) -> None:
-        """Weight and bias gradients of ``lin`` given its output gradient ``g`` and input ``a``."""
-        np.matmul(g.T, a, out=_np(lin.weight.grad))
-        np.sum(g, axis=0, out=_np(lin.bias.grad))
+    def _dense(self, a: torch.Tensor, layer: tuple[torch.Tensor, ...], out: torch.Tensor):
+        w, bias = layer[0], layer[1]
+        if self.blas == "torch":
+            return torch.addmm(bias, a, w.t(), out=out)
+        self._mm(a, w.t(), out)
+        return out.add_(bias)
 
+    def _grads(self, g: torch.Tensor, a: torch.Tensor, layer: tuple[torch.Tensor, ...]) -> None:
+        """Weight and bias gradients of a layer given its output gradient ``g`` and input ``a``."""
+        self._mm(g.t(), a, layer[2])
+        torch.sum(g, 0, out=layer[3])
+
+    @torch.no_grad()
     def __call__(
         self, idx: torch.Tensor, generator: torch.Generator | None, beta: float
     ) -> tuple[float, float, float]:
         """One batch (rows ``idx`` of ``x``): returns ``(loss, reconstruction, kl)``, batch means."""
         b = int(idx.shape[0])
-        xb = self.xb[:b]
-        np.take(self.x, idx.numpy(), axis=0, out=xb)
+        v = self._views.get(b)
+        if v is None:
+            v = self._views[b] = _Views(self, b)
+        xb = torch.index_select(self.x, 0, idx, out=v.xb)
 
         # encoder
         a = xb
-        masks = iter(self.mask)
-        for lin, h in zip(self.enc, self.h, strict=True):
-            hb = self._dense(a, lin, h[:b])
-            np.maximum(hb, 0.0, out=hb)
-            np.greater(hb, 0.0, out=next(masks)[:b])
-            a = hb
-        mu = self._dense(a, self.mean, self.mu[:b])
-        lvraw = self._dense(a, self.logvar, self.lvraw[:b])
-        lv = np.clip(lvraw, self.lo, self.hi, out=self.lv[:b])
-        std = np.exp(0.5 * lv, out=self.std[:b])
-        noise = self.noise[:b]
-        torch.randn(noise.shape, generator=generator, out=noise)
-        z = np.multiply(std, noise.numpy(), out=self.z[:b])
-        z += mu
+        for layer, h in zip(self.enc, v.h, strict=True):
+            a = self._dense(a, layer, h).relu_()
+        mu = self._dense(a, self.mean, v.mu)
+        lvraw = self._dense(a, self.logvar, v.lvraw)
+        lv = torch.clamp(lvraw, self.lo, self.hi, out=v.lv)
+        std = torch.mul(lv, 0.5, out=v.std).exp_()
+        noise = v.noise
+        torch.randn(noise.shape, generator=generator, out=noise)  # as VAEModule.inference draws
+        z = torch.addcmul(mu, std, noise, out=v.z)
 
         # decoder
         a = z
-        for lin, d in zip(self.dec, self.d, strict=True):
-            db = self._dense(a, lin, d[:b])
-            np.maximum(db, 0.0, out=db)
-            np.greater(db, 0.0, out=next(masks)[:b])
-            a = db
-        logits = self._dense(a, self.out, self.logits[:b])
+        for layer, d in zip(self.dec, v.d, strict=True):
+            a = self._dense(a, layer, d).relu_()
+        logits = self._dense(a, self.out, v.logits)
 
-        # loss: sum softplus(l) - x.l, with softplus(l) = max(l, 0) + log(1 + exp(-|l|))
-        w = self.work[:b]
-        np.abs(logits, out=w)
-        sum_abs = float(w.sum(dtype=np.float64))
-        np.negative(w, out=w)
-        np.exp(w, out=w)  # e = exp(-|l|), in (0, 1]
-        g = self.g[:b]
-        np.add(w, 1.0, out=g)  # 1 + e
-        sum_log = float(np.log(g, out=g).sum(dtype=np.float64))
-        sum_l = float(logits.sum(dtype=np.float64))
-        x_dot_l = float(np.dot(xb.ravel(), logits.ravel()))
+        # loss: sum softplus(l) - x.l, with softplus(l) = max(l, 0) + log(1 + exp(-|l|)) and
+        # sum max(l, 0) = (sum l + sum |l|) / 2; float32 sums (pairwise), as autograd's loss
+        w = torch.abs(logits, out=v.work)
+        sum_abs = float(w.sum())
+        sum_log = float(w.neg_().exp_().add_(1.0).log_().sum())  # exp(-|l|) is in (0, 1]
+        sum_l = float(logits.sum())
+        x_dot_l = float(torch.dot(v.x_flat, v.logits_flat))
         rec = (0.5 * (sum_l + sum_abs) + sum_log - x_dot_l) / b
-        m2 = np.square(mu, out=self.dz[:b])
-        elv = np.exp(lv, out=self.dmu[:b])
-        kl = -0.5 * float(np.sum(1.0 + lv - m2 - elv, dtype=np.float64)) / b
+        elv = torch.exp(lv, out=v.elv)
+        k = mu.shape[1]
+        kl = -0.5 * (b * k + float(lv.sum()) - float(torch.dot(v.mu_flat, v.mu_flat))
+                     - float(elv.sum())) / b
         # gradient of the batch mean: (sigmoid(l) - x) / b
-        torch.sigmoid(torch.from_numpy(logits), out=torch.from_numpy(g))
-        g -= xb
-        g *= 1.0 / b
+        g = torch.sigmoid(logits, out=v.g).sub_(xb).mul_(1.0 / b)
 
-        # backward through the decoder
-        dec_in = [z, *[d[:b] for d in self.d]]
-        grad = g
-        self._grads(grad, dec_in[-1], self.out)
-        upstream = self.out
-        dec_masks = self.mask[len(self.enc) :]
+        # backward through the decoder; the output layer's two products (two thirds of the
+        # backward FLOPs) in bfloat16 when asked
+        grad, upstream = g, self.out
+        if self.mixed:
+            mk = torch.backends.mkldnn.matmul
+            before, mk.fp32_precision = mk.fp32_precision, "bf16"
+        try:
+            self._grads(g, v.dec_in[-1], self.out)
+            if self.dec:
+                dd = self._mm(g, self.out[0], v.dd[-1])
+        finally:
+            if self.mixed:
+                mk.fp32_precision = before
         for i in range(len(self.dec) - 1, -1, -1):
-            dd = self.dd[i][:b]
-            np.matmul(grad, _np(upstream.weight), out=dd)
-            dd *= dec_masks[i][:b]
-            self._grads(dd, dec_in[i], self.dec[i])
+            if i < len(self.dec) - 1:
+                dd = self._mm(grad, upstream[0], v.dd[i])
+            _relu_grad_(dd, v.dec_in[i + 1])
+            self._grads(dd, v.dec_in[i], self.dec[i])
             grad, upstream = dd, self.dec[i]
-        dz = np.matmul(grad, _np(upstream.weight), out=self.dz[:b])
+        dz = self._mm(grad, upstream[0], v.dz)
 
-        # latent: z = mu + exp(lv / 2) * noise; KL = -1/2 sum(1 + lv - mu^2 - exp(lv)) / b
-        dmu = np.multiply(mu, beta / b, out=self.dmu[:b])
-        dmu += dz
-        dlv = self.dlv[:b]
-        np.multiply(dz, noise.numpy(), out=dlv)
-        dlv *= std
-        dlv *= 0.5
-        dlv += (0.5 * beta / b) * (np.exp(lv) - 1.0)
-        dlv *= (lvraw >= self.lo) & (lvraw <= self.hi)  # clamp passes the gradient inside only
-        h_top = self.h[-1][:b] if self.enc else xb
-        self._grads(dmu, h_top, self.mean)
-        self._grads(dlv, h_top, self.logvar)
+        # latent: z = mu + exp(lv / 2) * noise; KL = -1/2 sum(1 + lv - mu^2 - exp(lv)) / b, so
+        # d/dmu = dz + beta mu / b and d/dlv = (dz noise std + beta (exp(lv) - 1) / b) / 2
+        dmu = torch.add(dz, mu, alpha=beta / b, out=v.dmu)
+        dlv = torch.mul(dz, noise, out=v.dlv).mul_(std)
+        dlv.add_(elv.sub_(1.0), alpha=beta / b).mul_(0.5)
+        # the clamp passes the gradient where it left the value alone (lo <= raw <= hi)
+        dlv.mul_(torch.eq(lv, lvraw, out=v.inside))
+        self._grads(dmu, v.h_top, self.mean)
+        self._grads(dlv, v.h_top, self.logvar)
 
         # backward through the encoder (no gradient for the input)
         if self.enc:
-            dh = self.dh[-1][:b]
-            np.matmul(dmu, _np(self.mean.weight), out=dh)
-            dh += dlv @ _np(self.logvar.weight)
-            enc_in = [xb, *[h[:b] for h in self.h]]
+            dh = self._mm(dmu, self.mean[0], v.dh[-1])
+            dh.addmm_(dlv, self.logvar[0])
             for i in range(len(self.enc) - 1, -1, -1):
-                dh *= self.mask[i][:b]
-                self._grads(dh, enc_in[i], self.enc[i])
+                _relu_grad_(dh, v.enc_in[i + 1])
+                self._grads(dh, v.enc_in[i], self.enc[i])
                 if i > 0:
-                    nxt = self.dh[i - 1][:b]
-                    np.matmul(dh, _np(self.enc[i].weight), out=nxt)
-                    dh = nxt
+                    dh = self._mm(dh, self.enc[i][0], v.dh[i - 1])
         return rec + beta * kl, rec, kl

@@ -9,7 +9,15 @@ from dataclasses import dataclass, field
 
 import torch
 
-from proteolabel.nn._fused_cpu import FusedCPUStep, preferred, supports
+from proteolabel.nn._fused_cpu import (
+    BLAS,
+    FlatAdam,
+    FlatParameters,
+    FusedCPUStep,
+    bf16_products_supported,
+    preferred_blas,
+    supports,
+)
 from proteolabel.nn._module import VAEModule
 
 
@@ -61,6 +69,35 @@ def _restore(module: torch.nn.Module, snapshot: list[torch.Tensor]) -> None:
             p.copy_(s)
 
 
+def _adam(params, learning_rate: float, device: torch.device) -> torch.optim.Adam:
+    params = list(params)
+    if device.type in ("cuda", "cpu"):
+        try:
+            return torch.optim.Adam(params, lr=learning_rate, fused=True)
+        except (RuntimeError, TypeError):  # pragma: no cover - older or exotic back ends
+            pass
+    return torch.optim.Adam(params, lr=learning_rate)  # pragma: no cover
+
+
+def _autograd_epoch(module, x, perm, opt, generator, beta, batch_size, autocast_dtype):
+    """One epoch of autograd steps; returns the batch-size-weighted sums of the loss terms."""
+    device = x.device
+    sums = torch.zeros(3, device=device)
+    terms = torch.empty(3, device=device)
+    for start in range(0, x.shape[0], batch_size):
+        idx = perm[start : start + batch_size]
+        xb = x.index_select(0, idx)
+        with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+            out = module(xb, generator=generator, beta=beta)
+        opt.zero_grad(set_to_none=True)
+        out.loss.backward()
+        opt.step()
+        with torch.no_grad():
+            terms[0], terms[1], terms[2] = out.loss, out.reconstruction, out.kl
+        sums.add_(terms, alpha=xb.shape[0])
+    return sums
+
+
 def train_vae(
     module: VAEModule,
     x: torch.Tensor,
@@ -75,6 +112,7 @@ def train_vae(
     generator: torch.Generator | None = None,
     autocast_dtype: torch.dtype | None = None,
     engine: str = "autograd",
+    mixed: bool = False,
     progress: bool = False,
     on_epoch_end: Callable[[int, TrainingHistory], None] | None = None,
 ) -> TrainingHistory:
@@ -89,10 +127,17 @@ def train_vae(
     with ``early_stopping_patience`` training stops once it has not improved for that many epochs.
 
     ``engine`` says how a step's gradients are computed: ``"autograd"`` (PyTorch, any device),
-    ``"fused"`` (:class:`proteolabel.nn._fused_cpu.FusedCPUStep`: the same gradients by hand-written
-    BLAS calls into fixed buffers, CPU float32 only; PyTorch is held to one thread meanwhile) or
-    ``"auto"`` (fused where it applies and is the faster engine on this CPU, see
-    :func:`proteolabel.nn._fused_cpu.preferred`; else autograd). ``history.engine`` says which ran.
+    ``"fused"`` (:class:`proteolabel.nn._fused_cpu.FusedCPUStep`: the same gradients by
+    hand-written matrix products into fixed buffers, CPU float32 only, with the BLAS
+    :func:`proteolabel.nn._fused_cpu.preferred_blas` picks for this CPU; ``"fused/torch"`` or
+    ``"fused/numpy"`` name it; with NumPy's, PyTorch is held to one thread meanwhile) or
+    ``"auto"`` (fused where it applies, else autograd). ``history.engine`` says which ran
+    (``"fused/torch"``, ``"fused/numpy"`` or ``"autograd"``).
+
+    ``mixed`` (fused engine with PyTorch's BLAS only): the two products of the output layer's
+    backward pass (its weight gradient and the gradient it passes back, two thirds of the
+    backward FLOPs) take bfloat16 inputs with float32 accumulation (oneDNN), everything else,
+    the forward pass and the loss included, stays float32.
 
     Raises
     ------
@@ -105,11 +150,6 @@ def train_vae(
     if n == 0:
         raise ValueError("cannot train on an empty matrix (0 samples)")
     device = x.device
-    fused = device.type in ("cuda", "cpu")
-    try:
-        opt = torch.optim.Adam(module.parameters(), lr=learning_rate, fused=fused)
-    except (RuntimeError, TypeError):  # pragma: no cover - older or exotic back ends
-        opt = torch.optim.Adam(module.parameters(), lr=learning_rate)
     history = TrainingHistory()
     good = _snapshot(module, None)
     best_state: list[torch.Tensor] | None = None
@@ -121,46 +161,59 @@ def train_vae(
 
         bar = tqdm(total=epochs, desc="training VAE", unit="epoch", leave=False)
     use_autocast = autocast_dtype is not None
-    if engine not in ("auto", "autograd", "fused"):
-        raise ValueError(f"engine must be 'auto', 'autograd' or 'fused', not {engine!r}")
+    engines = ("auto", "autograd", "fused", *(f"fused/{lib}" for lib in BLAS))
+    if engine not in engines:
+        raise ValueError(f"engine must be one of {', '.join(map(repr, engines))}, not {engine!r}")
     fused_ok = not use_autocast and supports(module, x)
-    if engine == "fused" and not fused_ok:
+    if engine.startswith("fused") and not fused_ok:
         raise ValueError(
-            "engine='fused' needs a plain VAEModule and data on the CPU in float32 (no autocast); "
-            "use engine='autograd'"
+            f"engine={engine!r} needs a plain VAEModule and data on the CPU in float32 (no "
+            "autocast); use engine='autograd'"
         )
-    use_fused = engine == "fused" or (engine == "auto" and fused_ok and preferred())
-    step = FusedCPUStep(module, x, min(batch_size, n)) if use_fused else None
-    history.engine = "fused" if use_fused else "autograd"
+    use_fused = engine.startswith("fused") or (engine == "auto" and fused_ok)
+    blas = engine.partition("/")[2] or preferred_blas()
+    if mixed and not (use_fused and blas == "torch"):
+        raise ValueError(
+            "mixed precision needs the fused CPU engine with PyTorch's BLAS (engine 'auto', "
+            "'fused' or 'fused/torch', data on the CPU in float32); this run would use "
+            f"{'fused/' + blas if use_fused else 'autograd'}"
+        )
+    if mixed and not bf16_products_supported():
+        raise ValueError(
+            "mixed precision needs a CPU with bfloat16 instructions (AVX512-BF16 or AMX) and "
+            "PyTorch's oneDNN; this one has none: use float32"
+        )
+    flat = FlatParameters(module) if use_fused else None
+    step = (
+        FusedCPUStep(module, x, min(batch_size, n), blas=blas, mixed=mixed) if use_fused else None
+    )
+    opt = FlatAdam(flat.flat, learning_rate) if flat is not None else _adam(
+        module.parameters(), learning_rate, device
+    )
+    history.engine = f"fused/{blas}" if use_fused else "autograd"
     torch_threads = torch.get_num_threads()
-    if step is not None:
-        torch.set_num_threads(1)  # OpenBLAS does the products; PyTorch only the optimiser
+    if step is not None and blas == "numpy":
+        torch.set_num_threads(1)  # OpenBLAS does the products; PyTorch only the small rest
     module.train()
     try:
         for epoch in range(epochs):
             t0 = time.perf_counter()
             b = beta if kl_warmup_epochs <= 0 else beta * min(1.0, (epoch + 1) / kl_warmup_epochs)
             perm = torch.randperm(n, generator=generator, device=device)
-            sums = torch.zeros(3, device=device)
-            terms = torch.empty(3, device=device)
-            for start in range(0, n, batch_size):
-                idx = perm[start : start + batch_size]
-                if step is not None:
+            if step is not None:  # the fused step returns Python floats
+                total = [0.0, 0.0, 0.0]
+                for start in range(0, n, batch_size):
+                    idx = perm[start : start + batch_size]
+                    m = idx.shape[0]
                     bl, br, bk = step(idx, generator, b)
                     opt.step()
-                    sums[0] += bl * idx.shape[0]
-                    sums[1] += br * idx.shape[0]
-                    sums[2] += bk * idx.shape[0]
-                    continue
-                xb = x.index_select(0, idx)
-                with torch.autocast(device.type, dtype=autocast_dtype, enabled=use_autocast):
-                    out = module(xb, generator=generator, beta=b)
-                opt.zero_grad(set_to_none=True)
-                out.loss.backward()
-                opt.step()
-                with torch.no_grad():
-                    terms[0], terms[1], terms[2] = out.loss, out.reconstruction, out.kl
-                sums.add_(terms, alpha=xb.shape[0])
+                    total[0] += bl * m
+                    total[1] += br * m
+                    total[2] += bk * m
+                sums = torch.tensor(total, dtype=torch.float64)
+            else:
+                sums = _autograd_epoch(module, x, perm, opt, generator, b, batch_size,
+                                       autocast_dtype)
             loss, rec, kl = (sums / n).tolist()
             if not math.isfinite(loss):
                 _restore(module, good)
@@ -204,6 +257,8 @@ def train_vae(
             bar.close()
         if step is not None:
             torch.set_num_threads(torch_threads)
+        if flat is not None:
+            flat.release()
         module.eval()
     if best_state is not None:
         _restore(module, best_state)
