@@ -2,6 +2,7 @@ import dataclasses
 import json
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import anndata as ad
@@ -220,6 +221,20 @@ def test_protein_groups_match_in_any_accession_order(model, data):
     pd.testing.assert_frame_equal(df, model.predict(frame))
 
 
+def test_few_shared_proteins_are_warned_about(model, data):
+    _, unseen = data
+    frame = pd.DataFrame(np.asarray(unseen.X), index=unseen.obs_names, columns=unseen.var_names)
+    kept = frame.iloc[:, : max(1, frame.shape[1] // 5)]  # a fifth of the model's proteins
+    with pytest.warns(UserWarning, match=r"only \d+ of the model's \d+ proteins"):
+        _, report = model.predict_with_report(kept)
+    assert "likely meaningless" in report["proteins"]["warning"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")  # most proteins there: no such warning
+        _, report = model.predict_with_report(frame.iloc[:, 5:])
+    assert "warning" not in report["proteins"]
+    assert not [w for w in caught if "of the model's" in str(w.message)]
+
+
 def test_no_shared_protein_is_an_error(model):
     frame = pd.DataFrame([[1.0, 2.0]], columns=["X1", "X2"])
     with pytest.raises(ValueError, match="none of the model's"):
@@ -396,7 +411,7 @@ def test_cli_run_then_predict(tmp_path):
     out = cli("run", EXCERPT, "--label-column", "site", *common, "--epochs", 150,
               "--min-samples", 5, "--batch-size", 32, "--tune-fraction", 0.5, "--out",
               tmp_path / "run")
-    assert "classifier vs clusters (stratified" in out
+    assert "classifier (stratified" in out and "reproduces the clusters (not the known" in out
     info = json.loads((tmp_path / "run" / "run.json").read_text())
     assert info["classifier"]["trained"] and info["classifier"]["cv"]["defined"]
     assert (tmp_path / "run" / "model" / "label_model.json").exists()

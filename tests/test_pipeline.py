@@ -254,14 +254,15 @@ def test_h5ad_column_names_with_slashes_round_trip(tmp_path):
 def test_groups_smaller_than_min_samples_are_warned_about():
     cfg = dict(input=str(NAFLD / "proteinGroups.txt"), labels=str(NAFLD / "metadata.xlsx"),
                label_column="disease", epochs=2, out=None, progress=False, classifier=False)
-    with pytest.warns(UserWarning, match=r"min_samples=10 is more than .* 5 groups .*--min-samples 4"):
+    with pytest.warns(UserWarning, match=r"5 known groups ha(s|ve) fewer labelled samples than "
+                                         r"min_samples=10 .*--min-samples 4"):
         run(RunConfig(**cfg, min_samples=10))
     import warnings
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         run(RunConfig(**cfg, min_samples=4))
-    assert not [w for w in caught if "is more than the labelled samples" in str(w.message)]
+    assert not [w for w in caught if "fewer labelled samples than" in str(w.message)]
 
 
 def test_latent_axis_share_tells_a_line_from_a_plane():
@@ -314,22 +315,34 @@ def test_run_json_says_how_eps_was_chosen_and_how_stable_it_is(tmp_path):
 
 
 def test_consensus_over_seeds_adds_agreement_per_sample(tmp_path):
+    import warnings
+
     ubi = DATA / "ubiquitin-dep-maxquant"
-    res = run(RunConfig(input=str(ubi / "DiUbi_proteinGroups.tsv"),
-                        labels=str(ubi / "DiUbi_ExpDesign.tsv"), label_column="condition",
-                        min_samples=2, tune_fraction=0.67, epochs=3, consensus_runs=3,
-                        out=str(tmp_path / "o"), progress=False, classifier=False))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = run(RunConfig(input=str(ubi / "DiUbi_proteinGroups.tsv"),
+                            labels=str(ubi / "DiUbi_ExpDesign.tsv"), label_column="condition",
+                            min_samples=2, tune_fraction=0.67, epochs=3, consensus_runs=3,
+                            out=str(tmp_path / "o"), progress=False, classifier=False))
     cons = res.info["consensus"]
-    assert cons["n_runs"] == 3 and len(cons["seeds"]) == 2 and len(cons["eps"]) == 3
+    # 3 epochs leave the runs far apart: an unstable consensus says so
+    unstable = [w for w in caught if "agree poorly" in str(w.message)]
+    assert bool(unstable) == (not cons["stable"])
+    # one random_state per run, the main run's (RunConfig's seed, 0) first
+    assert cons["n_runs"] == 3 and len(cons["seeds"]) == 3 and len(cons["eps"]) == 3
+    assert cons["seeds"][0] == 0 == res.info["vae"]["params"]["random_state"]
     assert -1 <= cons["mean_pairwise_ari"] <= 1
+    assert cons["stable"] == (cons["mean_pairwise_ari"] >= 0.5)
     labels = pd.read_csv(tmp_path / "o" / "labels.csv")
     assert {"consensus_cluster", "agreement"} <= set(labels.columns)
     # agreement is a share of 3 runs: 1/3, 2/3 or 1
     assert set(np.round(labels["agreement"] * 3).astype(int)) <= {1, 2, 3}
-    again = run(RunConfig(input=str(ubi / "DiUbi_proteinGroups.tsv"),
-                          labels=str(ubi / "DiUbi_ExpDesign.tsv"), label_column="condition",
-                          min_samples=2, tune_fraction=0.67, epochs=3, consensus_runs=3,
-                          out=None, progress=False, classifier=False))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        again = run(RunConfig(input=str(ubi / "DiUbi_proteinGroups.tsv"),
+                              labels=str(ubi / "DiUbi_ExpDesign.tsv"), label_column="condition",
+                              min_samples=2, tune_fraction=0.67, epochs=3, consensus_runs=3,
+                              out=None, progress=False, classifier=False))
     assert again.info["consensus"]["seeds"] == cons["seeds"]  # same seed, same extra runs
     np.testing.assert_array_equal(again.adata.obs["consensus_cluster"], res.adata.obs["consensus_cluster"])
 

@@ -50,6 +50,9 @@ REASON_RANGE = "outside_training_range"
 UNLIKE_REASONS = (REASON_FAR, REASON_UNSURE, REASON_COVERAGE, REASON_RANGE)
 
 _MAX_LISTED = 50
+
+#: Below this share of the model's proteins found in new data, predictions come with a warning.
+MIN_MATCHED_SHARE = 0.5
 #: The saved classifier is reported as unreliable (a warning) when its in-sample accuracy is
 #: below this, or more than 0.1 below its own cross-validated accuracy (a network that fits
 #: its training samples worse than held-out folds is under-trained, not just limited).
@@ -744,6 +747,18 @@ class LabelModel:
                 f"{self.proteins[:2]} vs new {new_proteins[:2]}); is it the same kind of "
                 "protein identifier?"
             )
+        share = protein_report["n_matched"] / max(1, len(cols))
+        if share < MIN_MATCHED_SHARE:
+            text = (
+                f"only {protein_report['n_matched']} of the model's {len(cols)} proteins "
+                f"({share:.0%}) are in the new data; the other {protein_report['n_missing']} are "
+                "filled as missing, so the predictions rest on a small part of what the model "
+                "learned and are likely meaningless. Is the new data from the same kind of "
+                "samples, quantified with the same protein identifiers (e.g. "
+                f"model {self.proteins[:2]} vs new {new_proteins[:2]})?"
+            )
+            protein_report["warning"] = text
+            warnings.warn(text, UserWarning, stacklevel=2)
         raw = np.full((len(samples), len(cols)), np.nan)
         raw[:, cols >= 0] = values[:, cols[cols >= 0]]
         full = np.full((len(samples), int(pre.n_features_in_)), np.nan)

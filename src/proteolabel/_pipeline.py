@@ -344,8 +344,13 @@ def _eps_record(uns: Mapping[str, Any]) -> dict[str, Any]:
         "stability": scores.get("stability"),
         "stability_note": "mean ARI between the labels at the chosen eps and at its two "
                           "neighbouring grid values (1: the labels do not change)",
-        "scores_at_chosen_eps": {k: scores.get(k) for k in (
-            "n_clusters", "n_noise", "v_measure", "homogeneity", "completeness", "ari", "ami")},
+        # the counts are over all samples clustered; the scores over the tune samples only
+        "scores_at_chosen_eps": {
+            "n_clusters_all_samples": scores.get("n_clusters"),
+            "n_noise_all_samples": scores.get("n_noise"),
+            **{f"{k}_tune_samples": scores.get(k)
+               for k in ("v_measure", "homogeneity", "completeness", "ari", "ami")},
+        },
     }
 
 
@@ -363,9 +368,11 @@ def _warn_small_groups(adata: ad.AnnData, min_samples: int) -> None:
     small = counts[counts < min_samples]
     listed = ", ".join(f"{k!r} {v}" for k, v in small.sort_values().head(5).items())
     hint = max(2, int(counts.min()) // 2)
+    which = (f"every one of the {counts.size} known groups has" if small.size == counts.size
+             else f"{small.size} of the {counts.size} known groups have")
     warnings.warn(
-        f"min_samples={min_samples} is more than the labelled samples of {small.size} of the "
-        f"{counts.size} groups ({listed}{', ...' if small.size > 5 else ''}): DBSCAN cannot give a "
+        f"{which} fewer labelled samples than min_samples={min_samples} "
+        f"({listed}{', ...' if small.size > 5 else ''}): DBSCAN cannot give a "
         "group smaller than min_samples a cluster of its own. For groups this small try "
         f"--min-samples {hint} (min_samples={hint}).",
         UserWarning,

@@ -196,6 +196,11 @@ def _report(result, out: Path) -> None:
             + (f" ({c['labelled_excluded']} labelled but excluded: neither)"
                if c.get("labelled_excluded") else "")
         )
+        unmatched = _groups_without_cluster(result.adata)
+        if unmatched:
+            click.echo(f"  no cluster stands for {len(unmatched)} of the {groups} known groups: "
+                       f"{', '.join(unmatched)} (no cluster's tune samples are mostly of that "
+                       "group; labels.csv -> cluster_label)")
     share = (info.get("vae") or {}).get("latent_axis_share") or []
     if len(share) >= 2 and share[-1] == share[-1] and share[-1] < 0.01:
         click.echo(f"  latent: effectively {sum(v >= 0.01 for v in share)}-D: the points lie "
@@ -236,17 +241,37 @@ def _report(result, out: Path) -> None:
         click.echo(f"  consensus of {cons['n_runs']} VAE runs (other seeds): mean ARI between "
                    f"runs {cons['mean_pairwise_ari']:.2f}, median per-sample agreement "
                    f"{cons['median_agreement']:.2f} (labels.csv: consensus_cluster, agreement)")
+        if cons.get("stable") is False:
+            click.echo("  note: the runs disagree (mean ARI < 0.5): the clusters depend on the "
+                       "VAE's seed; prefer consensus_cluster and check each sample's agreement")
     clf = info.get("classifier")
     if clf and clf.get("trained") and clf["cv"].get("defined"):
         click.echo(
-            f"  classifier vs clusters ({clf['cv']['method']}): accuracy "
-            f"{clf['cv']['accuracy']:.3f}, balanced accuracy {clf['cv']['balanced_accuracy']:.3f}"
+            f"  classifier ({clf['cv']['method']}): reproduces the clusters (not the known "
+            f"labels) with accuracy {clf['cv']['accuracy']:.3f}, balanced accuracy "
+            f"{clf['cv']['balanced_accuracy']:.3f}"
         )
     elif clf and not clf.get("trained"):
         click.echo("  note: " + clf["reason"])
     model = "model/" if clf and clf.get("trained") else "model/ (no classifier: no `predict`)"
     click.echo(f"Wrote {out} (labels.csv, latent.csv, eps_sweep.csv, result.h5ad, run.json, "
                f"latent.png, eps_sweep.png, training_loss.png, {model})")
+
+
+def _groups_without_cluster(adata) -> list[str]:
+    """Known groups (among the samples used) that no cluster is named after."""
+    import numpy as np
+    import pandas as pd
+
+    from proteolabel._pipeline import cluster_labels
+
+    obs = adata.obs
+    if "label" not in obs or "cluster" not in obs:
+        return []
+    used = ~obs["excluded"].to_numpy(bool) if "excluded" in obs else np.ones(len(obs), bool)
+    known = sorted({str(v) for v in obs["label"].to_numpy()[used] if pd.notna(v)})
+    matched = {str(v) for v in cluster_labels(adata).values()}
+    return [g for g in known if g not in matched]
 
 
 def _config(input, labels, out, opts, progress, **extra):
@@ -377,6 +402,17 @@ def compare_cmd(ctx, source, labels, label_column, sample_column, fmt, quantity,
             raise _Failure(f"{src} is a folder without result.h5ad; give a `proteolabel "
                            "run` output folder or an input file")
         adata = ad.read_h5ad(h5)
+        used_here = {"out", "min_samples", "seed", "methods", "source"}
+        ignored = [
+            max(p.opts, key=len)
+            for p in ctx.command.params
+            if p.name not in used_here
+            and ctx.get_parameter_source(p.name) is not click.core.ParameterSource.DEFAULT
+        ]
+        if ignored:
+            click.echo(f"warning: {', '.join(ignored)} ignored: SOURCE is a run folder, whose "
+                       "latent and tune samples are reused (they apply when SOURCE is an input "
+                       "file)", err=True)
     else:
         cfg = _config(source, labels, None, opts, ctx.obj["progress"], label_column=label_column,
                       sample_column=sample_column, format=fmt, quantity=quantity,
@@ -418,6 +454,15 @@ def compare_cmd(ctx, source, labels, label_column, sample_column, fmt, quantity,
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         click.echo(comp.table[cols].round(3).to_string())
     click.echo(f"Wrote {outp} ({', '.join(written)})")
+
+
+
+
+for _p in compare_cmd.params:  # its --out default depends on SOURCE
+    if _p.name == "out":
+        _p.help = ("Output folder (created; files in it are replaced). [default: SOURCE/compare "
+                   "for a run folder, else proteolabel_out]")
+        _p.show_default = False
 
 
 @main.command("predict")
@@ -586,8 +631,11 @@ def inspect_cmd(input, fmt, quantity, samples_in, reader_options, missing_tokens
     click.echo("  samples: " + ", ".join(shown) + (f", ... (+{more})" if more > 0 else ""))
     for col, counts in summary["annotations"].items():
         click.echo(f"  annotation {col!r}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
-    for line in summary["messages"] + summary["warnings"]:
+    for line in summary["messages"]:  # the warnings were shown as they were issued
         click.echo("  " + str(line))
+    if summary["warnings"]:
+        n = len(summary["warnings"])
+        click.echo(f"  {n} warning{'' if n == 1 else 's'} (above; --json lists them)")
 
 
 @main.command("formats")

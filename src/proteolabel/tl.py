@@ -36,6 +36,10 @@ def _included(adata: ad.AnnData) -> np.ndarray:
     return np.ones(adata.n_obs, dtype=bool)
 
 
+#: A consensus whose runs agree less than this (mean pairwise ARI) is reported as unstable.
+STABLE_ARI = 0.5
+
+
 class WeakLatentWarning(UserWarning):
     """The latent carries little information: posterior collapse, or barely separated means."""
 
@@ -350,14 +354,30 @@ def consensus(
     adata.obs["agreement"] = agree
     ari = res.pairwise_ari.to_numpy()
     off = ari[~np.eye(ari.shape[0], dtype=bool)]
+    # the random_state of the run whose latent is obsm[use_rep] (None when not known)
+    first = ((adata.uns.get(K.UNS_VAE) or {}).get("params") or {}).get("random_state")
+    first = first if isinstance(first, (int, np.integer)) else None
+    mean_ari = float(off.mean())
     adata.uns["consensus"] = {
         "n_runs": int(n_runs),
-        "seeds": seeds,
+        # random_state of each run's VAEEmbedder, in the order of eps and pairwise_ari (the
+        # first: the run of obsm[use_rep], None when unknown)
+        "seeds": [None if first is None else int(first), *seeds],
+        "stable": mean_ari >= STABLE_ARI,
         "eps": [float(e) for e in res.eps],
         "pairwise_ari": ari,
-        "mean_pairwise_ari": float(off.mean()),
+        "mean_pairwise_ari": mean_ari,
         "median_agreement": float(np.median(res.agreement)),
     }
+    if mean_ari < STABLE_ARI:
+        warnings.warn(
+            f"the {n_runs} runs agree poorly on the clusters (mean pairwise ARI "
+            f"{mean_ari:.2f} < {STABLE_ARI}): the clustering depends on the VAE's seed, so "
+            "treat the labels as tentative; see each sample's 'agreement' in labels.csv and "
+            "use consensus_cluster rather than cluster.",
+            UserWarning,
+            stacklevel=2,
+        )
     return res
 
 

@@ -108,7 +108,8 @@ class ReadContext:
         and the default ones.
         """
         known = [*self.missing_tokens, *MISSING_TOKENS]
-        tokens = [t for t in dict.fromkeys(t.strip() for t in known) if t]
+        # zeros are read as missing whatever the list says: no need to repeat them
+        tokens = [t for t in dict.fromkeys(t.strip() for t in known) if t and not _is_zero(t)]
         tokens = [t for t in tokens if t.lower() != text.strip().lower()] + [text.strip()]
         listed = ",".join(tokens)
         return (f"if {text.strip()!r} means 'missing', pass missing_tokens={tokens!r} "
@@ -118,6 +119,13 @@ class ReadContext:
     def error(self, message: str) -> ValueError:
         """Return a ``ValueError`` whose text starts with the file name."""
         return ValueError(f"{self.path}: {message}")
+
+
+def _is_zero(text: str) -> bool:
+    try:
+        return float(text) == 0.0
+    except ValueError:
+        return False
 
 
 def _is_text_series(values: pd.Series) -> bool:
@@ -238,9 +246,11 @@ _NUMBERISH = re.compile(r"^[+-]?[\d.,]*\d[\d.,]*(?:[eE][+-]?\d+)?$")
 
 def _thousands_fix(text: str) -> str:
     if _GROUPED_COMMA.match(text):
-        return "pass decimal='.' to read ',' as a thousands separator, or export it without them."
+        return ("pass decimal='.' to read ',' as a thousands separator (CLI: --option "
+                "decimal=.), or export it without them.")
     if _GROUPED_POINT.match(text):
-        return "pass decimal=',' to read '.' as a thousands separator, or export it without them."
+        return ("pass decimal=',' to read '.' as a thousands separator (CLI: --option "
+                "decimal=,), or export it without them.")
     return "export it without them."
 
 
@@ -257,8 +267,8 @@ def _check_comma_column(raw, out, comma_rows, column, ctx, row_offset) -> None:
     for i in np.flatnonzero(~is_comma & ~np.isnan(out)):
         text = str(raw[i])
         if "." in text:
-            hint = (" If the commas separate thousands, pass decimal='.'." if ambiguous
-                    else "")
+            hint = (" If the commas separate thousands, pass decimal='.' (CLI: --option "
+                    "decimal=.)." if ambiguous else "")
             raise ctx.error(
                 f"column {column!r} mixes decimal commas ({where}) and decimal points (row "
                 f"{row_offset + i + 1}: {text.strip()!r}); fix the file so one separator is "
