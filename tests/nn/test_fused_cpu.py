@@ -261,3 +261,12 @@ def test_mixed_precision_refuses_engines_that_cannot_do_it():
         train_vae(mod, x, epochs=1, engine="fused/numpy", mixed=True)
     with pytest.raises(ValueError, match="blas='torch'"):
         FusedCPUStep(mod, x, 8, blas="numpy", mixed=True)
+
+
+def test_mixed_precision_needs_bfloat16_hardware(monkeypatch):
+    from proteolabel.nn import _training
+
+    monkeypatch.setattr(_training, "bf16_products_supported", lambda: False)
+    mod = VAEModule(30, encoder_layers=(8,), generator=torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError, match="bfloat16 instructions"):
+        train_vae(mod, _data(20, 30), epochs=1, engine="fused/torch", mixed=True)

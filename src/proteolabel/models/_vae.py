@@ -122,7 +122,7 @@ class VAEEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     precision
         ``"float32"``; ``"mixed"``: float32 everywhere except the two products of the output
         layer's backward pass, which take bfloat16 inputs with float32 accumulation (fused CPU
-        engine with PyTorch's BLAS, on CPUs with AVX512-BF16 or AMX; about 1.3x faster per
+        engine with PyTorch's BLAS, on CPUs with AVX512-BF16 or AMX; about 1.25x faster per
         epoch there, see ``benchmarks/bench_training.py``); ``"bfloat16"``: every matrix
         product in bfloat16 (PyTorch autocast, autograd engine; for GPUs). See the README's
         "Speed and hardware" for what each changes in the results.
