@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import anndata as ad
 import numpy as np
@@ -14,6 +15,7 @@ from conftest import DATA
 from proteolabel import pp, tl
 from proteolabel._pipeline import RunConfig, run
 from proteolabel.cli import main
+from proteolabel.cluster import DegenerateTuneWarning
 
 NAFLD = DATA / "nafld-plasma-maxquant"
 SKYLINE = DATA / "skyline-msstats-spikein" / "skyline_input.csv"
@@ -130,6 +132,25 @@ def test_same_seed_same_latent_and_labels():
     assert a.info["eps"] == b.info["eps"]
     c = _small_run(8)
     assert not np.allclose(a.adata.obsm["X_vae"], c.adata.obsm["X_vae"])
+
+
+def test_tune_eps_warns_about_small_groups_at_the_callers_line():
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(4), 6)  # groups of 6 < min_samples 10
+    adata = ad.AnnData(np.zeros((24, 1), dtype=np.float32))
+    adata.obsm["X_vae"] = np.array([[0, 0], [5, 0], [0, 5], [5, 5]])[y] + 0.2 * rng.standard_normal((24, 2))
+    adata.obs["label"] = pd.Categorical([f"g{v}" for v in y])
+    tl.select_tune(adata, fraction=0.5, rng=0)
+    with pytest.warns(UserWarning, match="every one of the 4 known groups has fewer") as rec:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=DegenerateTuneWarning)
+            tl.tune_eps(adata, min_samples=10)
+    assert all(w.filename == __file__ for w in rec if "fewer labelled" in str(w.message))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tl.tune_eps(adata, min_samples=3)
+    assert not [w for w in caught if "fewer labelled" in str(w.message)]
+    assert len(set(adata.obs["cluster"]) - {-1}) == 4
 
 
 def test_select_tune_without_labels_says_how_to_attach_them():

@@ -145,7 +145,33 @@ def test_latent_cluster_colours_match_the_known_label_colours():
     clu_colours = {c for c, _ in _point_colours(left) if not _is_grey(c)}
     assert clu_colours == lab_colours
     texts = _legend_texts(left.get_legend())
-    assert any(t.startswith("1 (15): group 1 15/15") for t in texts)
+    # named by its tune samples (every third sample), as labels.csv's cluster_label is
+    n_tune = int(a.obs.loc[a.obs[K.OBS_CLUSTER] == 1, K.OBS_TUNE].sum())
+    assert any(t.startswith(f"1 (15): group 1 {n_tune}/{n_tune}") for t in texts)
+    assert "tune samples" in left.get_legend().get_title().get_text()
+
+
+def test_latent_legend_names_clusters_as_labels_csv_does():
+    from proteolabel._pipeline import cluster_labels
+
+    # cluster 0: tune samples 2 x "K6", 2 x "K33" (a tie: alphabetically first, "K33"), and the
+    # held-out samples mostly "K6"; cluster 1: tune samples "b", held-out ones "a"
+    cl = np.array([0] * 8 + [1] * 6)
+    lab = np.array(["K6", "K33", "K6", "K33", "K6", "K6", "K6", "K6",
+                    "b", "b", "a", "a", "a", "a"], dtype=object)
+    tune = np.array([1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0], bool)
+    a = ad.AnnData(np.zeros((14, 1), np.float32))
+    a.obs_names = [f"s{i}" for i in range(14)]
+    a.obsm[K.OBSM_LATENT] = np.random.default_rng(0).random((14, 2))
+    a.obs[K.OBS_CLUSTER] = cl
+    a.obs[K.OBS_LABEL] = pd.Categorical(lab)
+    a.obs[K.OBS_TUNE] = tune
+    a.obs[K.OBS_EXCLUDED] = False
+    names = cluster_labels(a)
+    assert names == {0: "K33", 1: "b"}
+    texts = _legend_texts(pl.latent(a, K.OBS_CLUSTER).get_legend())
+    assert any(t.startswith("0 (8): K33 2/4, tie") for t in texts), texts
+    assert any(t.startswith("1 (6): b 2/2") for t in texts), texts
 
 
 def test_latent_legend_outside_and_rings_visible():

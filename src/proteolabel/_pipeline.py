@@ -229,7 +229,6 @@ def run(config: RunConfig | None = None, adata: ad.AnnData | None = None, **kwar
     t = time.perf_counter()
     has_labels = K.OBS_LABEL in adp.obs and adp.obs[K.OBS_LABEL].notna().any()
     if has_labels:
-        _warn_small_groups(adp, cfg.min_samples)
         tl.select_tune(adp, fraction=cfg.tune_fraction, rng=cfg.seed)
         tune_counts = adp.obs.loc[adp.obs[K.OBS_TUNE].to_numpy(bool), K.OBS_LABEL].value_counts()
         tune_counts = tune_counts[tune_counts > 0]
@@ -352,32 +351,6 @@ def _eps_record(uns: Mapping[str, Any]) -> dict[str, Any]:
                for k in ("v_measure", "homogeneity", "completeness", "ari", "ami")},
         },
     }
-
-
-def _warn_small_groups(adata: ad.AnnData, min_samples: int) -> None:
-    """Warn when a labelled group is smaller than min_samples (it cannot get its own cluster).
-
-    A DBSCAN cluster needs a core point with ``min_samples`` points within eps, so a group
-    of fewer samples can only be noise or part of a cluster of another group.
-    """
-    used = ~adata.obs[K.OBS_EXCLUDED].to_numpy(bool)
-    counts = adata.obs.loc[used, K.OBS_LABEL].value_counts()
-    counts = counts[counts > 0]
-    if counts.empty or counts.min() >= min_samples:
-        return
-    small = counts[counts < min_samples]
-    listed = ", ".join(f"{k!r} {v}" for k, v in small.sort_values().head(5).items())
-    hint = max(2, int(counts.min()) // 2)
-    which = (f"every one of the {counts.size} known groups has" if small.size == counts.size
-             else f"{small.size} of the {counts.size} known groups have")
-    warnings.warn(
-        f"{which} fewer labelled samples than min_samples={min_samples} "
-        f"({listed}{', ...' if small.size > 5 else ''}): DBSCAN cannot give a "
-        "group smaller than min_samples a cluster of its own. For groups this small try "
-        f"--min-samples {hint} (min_samples={hint}).",
-        UserWarning,
-        stacklevel=3,
-    )
 
 
 def _train_label_model(result: RunResult, cfg: RunConfig) -> dict[str, Any]:

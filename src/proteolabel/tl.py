@@ -226,6 +226,32 @@ def select_tune(
     return tune
 
 
+def _warn_small_groups(adata: ad.AnnData, label_key: str, min_samples: int) -> None:
+    """Warn when a labelled group is smaller than min_samples (it cannot get its own cluster).
+
+    A DBSCAN cluster needs a core point with ``min_samples`` points within eps, so a group
+    of fewer samples can only be noise or part of a cluster of another group.
+    """
+    used = _included(adata)
+    counts = adata.obs.loc[used, label_key].value_counts()
+    counts = counts[counts > 0]
+    if counts.empty or counts.min() >= min_samples:
+        return
+    small = counts[counts < min_samples]
+    listed = ", ".join(f"{k!r} {v}" for k, v in small.sort_values().head(5).items())
+    hint = max(2, int(counts.min()) // 2)
+    which = (f"every one of the {counts.size} known groups has" if small.size == counts.size
+             else f"{small.size} of the {counts.size} known groups have")
+    warnings.warn(
+        f"{which} fewer labelled samples than min_samples={min_samples} "
+        f"({listed}{', ...' if small.size > 5 else ''}): DBSCAN cannot give a "
+        "group smaller than min_samples a cluster of its own. For groups this small try "
+        f"--min-samples {hint} (min_samples={hint}).",
+        UserWarning,
+        stacklevel=3,  # the caller of tune_eps
+    )
+
+
 def tune_eps(
     adata: ad.AnnData,
     *,
@@ -273,8 +299,14 @@ def tune_eps(
         lab = adata.obs[label_key].astype(object).to_numpy()
         tune = adata.obs[tune_key].to_numpy(bool)
         y = np.where(tune & pd.notna(lab), lab, None)[keep]
+    if y is not None:
+        _warn_small_groups(adata, label_key, min_samples)
     search = EpsSearch(min_samples=min_samples, n_eps=n_eps)
-    search.fit(Z, y)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        search.fit(Z, y)
+    for w in caught:  # shown at the caller's line, not inside scikit-learn's fit wrapper
+        warnings.warn(w.message, stacklevel=2)
     labels = np.full(adata.n_obs, -1, dtype=int)
     labels[keep] = search.labels_
     adata.obs[key_added] = labels

@@ -53,7 +53,9 @@ def latent(
     Colours come from one shared palette (:mod:`proteolabel.pl._style`): known labels keep the
     same colour in every plot, and when colouring by a cluster column each cluster takes the
     colour of the known label (``obs[match_to]``) that is its majority, where no other cluster
-    holds more of that label; the other clusters get colours no label uses. Noise (cluster -1)
+    holds more of that label; the other clusters get colours no label uses. With tune samples
+    (``obs["is_tune"]``) and ``match_to="label"``, only the tune samples name a cluster, as in
+    ``labels.csv``'s ``cluster_label``. Noise (cluster -1)
     is the only mid-grey point, missing labels the only light-grey one. Samples where
     ``obs[mark]`` is true (the tune samples by default) are ringed. A numeric column with many
     values is drawn with a colour bar instead. The legend sits outside the axes, to the right.
@@ -114,13 +116,22 @@ def latent(
         rest = ok & ~missing & ~noise
         if cluster_like:
             labels = None
+            by_tune = False
             if match_to and match_to in adata.obs:
                 labels = np.where(ok, adata.obs[match_to].astype(object).to_numpy(), None)
+                # name clusters as labels.csv does: by the tune samples when there are any
+                # (the held-out ones only measure the result)
+                tune = (adata.obs[K.OBS_TUNE].to_numpy(bool)
+                        if K.OBS_TUNE in adata.obs else np.zeros(adata.n_obs, bool))
+                if match_to == K.OBS_LABEL and (tune & ok).any():
+                    labels = np.where(tune, labels, None)
+                    by_tune = True
             positions, major = S.cluster_styles(np.where(ok, str_vals, "-1"), labels)
             cats = sorted(positions, key=S.natural_key)
             leg_title = "cluster (samples)"
             if major:
-                leg_title += ":\nmost frequent known label,\ncount/labelled samples"
+                leg_title += (":\nthe known label it stands for,\ncount/tune samples" if by_tune
+                              else ":\nmost frequent known label,\ncount/labelled samples")
         else:
             cats = S.label_order(np.where(rest, values.astype(object).to_numpy(), None))
             positions, major = {c: i for i, c in enumerate(cats)}, {}
@@ -141,7 +152,9 @@ def latent(
             if cat in major:
                 mj = major[cat]
                 text += f": {mj['label']} {mj['count']}/{mj['n_labelled']}"
-                if not mj["majority"]:
+                if mj.get("tie"):
+                    text += ", tie"
+                elif not mj["majority"]:
                     text += ", no majority"
             texts.append(S.wrap(text))
     if ring.any():

@@ -415,8 +415,9 @@ def compare_panel(
     elif noise_seen:
         S.legend_outside(axes[0, 0], [S.point_handle(S.NOISE_COLOUR)], ["noise"], where=fig)
     note = ("Colours: a known label has one colour in every panel; a cluster takes the colour of "
-            "its majority known label (each label colour goes to one cluster, the one holding most "
-            "of that label); the other clusters get colours no label uses; grey is noise only."
+            "the known label that is over half of its labelled samples (each label colour goes to "
+            "one cluster, the one holding most of that label); the other clusters, mixed ones "
+            "included, get colours no label uses; grey is noise only."
             if y is not None else "Clusters coloured in order; grey is noise only.")
     fig.supxlabel(S.wrap(note, width=int(40 * ncols), lines=4), fontsize=8.5)
     return fig

@@ -94,8 +94,9 @@ def cluster_styles(clusters: Any, labels: Any | None = None) -> tuple[dict[str, 
     positions : dict of str to int
         Palette position of each cluster id (as a string).
     majority : dict of str to dict
-        For clusters with labelled samples: ``label`` (the most frequent), ``count`` (its
-        samples), ``n_labelled``, ``majority`` (``count`` is over half of ``n_labelled``) and
+        For clusters with labelled samples: ``label`` (the most frequent; ties: the
+        alphabetically first, as ``labels.csv`` names clusters), ``count`` (its samples),
+        ``n_labelled``, ``majority`` (``count`` is over half of ``n_labelled``), ``tie`` and
         ``matched`` (the cluster got that label's colour).
 
     """
@@ -113,11 +114,13 @@ def cluster_styles(clusters: Any, labels: Any | None = None) -> tuple[dict[str, 
             if not m.any():
                 continue
             vals, counts = np.unique(lab_s[m], return_counts=True)
-            ranked = sorted(zip(vals, counts, strict=True), key=lambda t: (-t[1], natural_key(t[0])))
+            # ties go to the alphabetically first label, as in labels.csv's cluster_label
+            ranked = sorted(zip(vals, counts, strict=True), key=lambda t: (-t[1], str(t[0])))
             n_lab = int(m.sum())
+            tie = len(ranked) > 1 and ranked[1][1] == ranked[0][1]
             majority[c] = {"label": str(ranked[0][0]), "count": int(ranked[0][1]),
                            "n_labelled": n_lab, "majority": bool(2 * ranked[0][1] > n_lab),
-                           "matched": False}
+                           "tie": bool(tie), "matched": False}
     positions: dict[str, int] = {}
     taken: set[str] = set()
     rank = sorted((c for c in majority if majority[c]["majority"]), key=lambda c: (-majority[c]["count"],
