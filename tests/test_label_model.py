@@ -1,5 +1,6 @@
 import dataclasses
 import json
+import lzma
 import subprocess
 import sys
 import warnings
@@ -32,6 +33,7 @@ pytestmark = [pytest.mark.filterwarnings("ignore:.*posterior collapse:UserWarnin
               pytest.mark.filterwarnings("ignore:.*barely told apart:UserWarning")]
 
 EXCERPT = Path(__file__).parent / "data" / "label_model" / "alzheimer_excerpt.csv"
+UBI = Path(__file__).parent / "data" / "datasets" / "ubiquitin-dep-maxquant"
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -221,6 +223,18 @@ def test_protein_groups_match_in_any_accession_order(model, data):
     pd.testing.assert_frame_equal(df, model.predict(frame))
 
 
+def test_protein_groups_match_by_leading_accession(model, data):
+    _, unseen = data
+    frame = pd.DataFrame(np.asarray(unseen.X), index=unseen.obs_names, columns=unseen.var_names)
+    group = next(c for c in frame.columns if ";" in c)
+    other = group.split(";")[0] + ";ZZZ999"  # same leading accession, other members
+    df, report = model.predict_with_report(frame.rename(columns={group: other}))
+    p = report["proteins"]
+    assert p["n_matched_by_leading_accession"] == 1 and p["n_missing"] == 0
+    assert p["matched_by_leading_accession"] == [[group, other]]
+    pd.testing.assert_frame_equal(df, model.predict(frame))
+
+
 def test_few_shared_proteins_are_warned_about(model, data):
     _, unseen = data
     frame = pd.DataFrame(np.asarray(unseen.X), index=unseen.obs_names, columns=unseen.var_names)
@@ -396,6 +410,80 @@ def test_align_proteins():
         align_proteins(["P1", "P1"], ["P1"])
 
 
+def test_align_proteins_by_leading_accession():
+    new = ["P12345;Q99999", "P22222;P22223", "X"]
+    model = ["P12345;P12346", "P22222", "Q"]
+    cols, rep = align_proteins(new, model)
+    assert cols.tolist() == [0, 1, -1]
+    assert rep["n_matched"] == 2 and rep["n_matched_by_leading_accession"] == 2
+    assert rep["n_matched_exact"] == 0 and rep["n_matched_by_accession_set"] == 0
+    assert rep["matched_by_leading_accession"] == [["P12345;P12346", "P12345;Q99999"],
+                                                   ["P22222", "P22222;P22223"]]
+    assert rep["missing"] == ["Q"] and rep["extra"] == ["X"]
+    off, rep_off = align_proteins(new, model, by_leading_accession=False)
+    assert off.tolist() == [-1, -1, -1] and rep_off["n_matched_by_leading_accession"] == 0
+    # whitespace around the leading member is ignored; isoforms are distinct accessions
+    cols, rep = align_proteins([" P1 ;B", "P2-2;C"], ["P1;A", "P2;C2"])
+    assert cols.tolist() == [0, -1] and rep["n_matched_by_leading_accession"] == 1
+
+
+def test_ambiguous_leading_accession_is_not_matched():
+    # two unused new groups lead with P1
+    cols, rep = align_proteins(["P1;A", "P1;B"], ["P1;C"])
+    assert cols.tolist() == [-1] and rep["n_matched_by_leading_accession"] == 0
+    assert rep["matched_by_leading_accession"] == []
+    # two unmatched model groups lead with P1
+    cols, rep = align_proteins(["P1;A"], ["P1;B", "P1;C"])
+    assert cols.tolist() == [-1, -1] and rep["n_matched_by_leading_accession"] == 0
+    # a new group already taken by an exact match does not count against uniqueness
+    cols, rep = align_proteins(["P1;A", "P1;B"], ["P1;A", "P1;C"])
+    assert cols.tolist() == [0, 1] and rep["n_matched_by_leading_accession"] == 1
+
+
+def test_exact_and_accession_set_matches_come_before_leading_accession():
+    # model "P1;A" is matched by name, not to "P1;B"; model "P2;A" by its accession set to
+    # "A;P2", not to "P2;Z" by leading accession; what is left ("P1;C") then takes "P1;B"
+    cols, rep = align_proteins(["P1;A", "P1;B", "A;P2", "P2;Z"], ["P1;A", "P2;A", "P1;C"])
+    assert cols.tolist() == [0, 2, 1]
+    assert rep["n_matched_exact"] == 1 and rep["n_matched_by_accession_set"] == 1
+    assert rep["n_matched_by_leading_accession"] == 1
+    assert rep["matched_by_leading_accession"] == [["P1;C", "P1;B"]]
+    assert rep["extra"] == ["P2;Z"]
+
+
+@pytest.mark.filterwarnings("ignore:.*have a contaminant-database member:UserWarning")
+def test_leading_accession_matches_more_of_two_real_maxquant_runs(tmp_path):
+    from proteolabel import io
+
+    names = {}
+    for run_name in ("DiUbi", "UbiLength"):
+        path = tmp_path / f"{run_name}_proteinGroups.tsv"
+        path.write_bytes(lzma.decompress((UBI / f"{path.name}.xz").read_bytes()))
+        names[run_name] = [str(v) for v in io.read(path).var_names]
+    model, new = names["DiUbi"], names["UbiLength"]
+    cols_off, off = align_proteins(new, model, by_leading_accession=False)
+    cols, rep = align_proteins(new, model)
+    assert off["n_matched_by_leading_accession"] == 0
+    assert rep["n_matched_by_leading_accession"] > 0
+    assert rep["n_matched"] == off["n_matched"] + rep["n_matched_by_leading_accession"]
+    assert rep["n_matched"] == (rep["n_matched_exact"] + rep["n_matched_by_accession_set"]
+                                + rep["n_matched_by_leading_accession"])
+    # the first two tiers are unchanged
+    kept = cols_off >= 0
+    assert (cols[kept] == cols_off[kept]).all()
+    # each model protein gets its own new protein
+    assert len(set(cols[cols >= 0].tolist())) == rep["n_matched"]
+    added = np.flatnonzero((cols >= 0) & ~kept)
+    assert len(added) == rep["n_matched_by_leading_accession"]
+    for j in added:
+        m, n = model[j].split(";"), new[cols[j]].split(";")
+        assert m[0].strip() == n[0].strip()
+        assert set(m) != set(n)  # otherwise the accession-set tier would have matched it
+    listed = rep["matched_by_leading_accession"]
+    assert 0 < len(listed) <= 50
+    assert listed == [[model[j], new[cols[j]]] for j in added[: len(listed)]]
+
+
 # -- the command line ----------------------------------------------------------------------------
 def test_cli_run_then_predict(tmp_path):
     from click.testing import CliRunner
@@ -422,6 +510,17 @@ def test_cli_run_then_predict(tmp_path):
     assert len(pred) == 72
     report = json.loads((tmp_path / "pred" / "predict.json").read_text())
     assert report["unlike_training"]["rule"]["distance_factor"] == 3.0
+    assert "leading accession" not in out
+    table = pd.read_csv(EXCERPT, index_col=0)
+    group = next(c for c in table.columns if ";" in c)
+    other = group.split(";")[0] + ";ZZZ999"
+    table.rename(columns={group: other}).to_csv(tmp_path / "renamed.csv")
+    out = cli("predict", tmp_path / "run" / "model", tmp_path / "renamed.csv", *common, "--out",
+              tmp_path / "pred2")
+    assert "100 of the model's 100 proteins found" in out
+    assert "1 of them matched by leading accession only" in out
+    report = json.loads((tmp_path / "pred2" / "predict.json").read_text())
+    assert report["proteins"]["matched_by_leading_accession"] == [[group, other]]
 
     cli("run", EXCERPT, "--label-column", "site", *common, "--epochs", 2, "--min-samples", 5,
         "--no-classifier", "--out", tmp_path / "plain")

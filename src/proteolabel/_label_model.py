@@ -281,19 +281,35 @@ def _accession_key(name: str) -> frozenset[str]:
     return frozenset(p.strip() for p in str(name).split(";") if p.strip())
 
 
+def _leading_accession(name: str) -> str:
+    """Return a group's first ``;``-separated member, stripped (an isoform suffix is kept)."""
+    return str(name).split(";", 1)[0].strip()
+
+
 def align_proteins(
-    new: Sequence[str], model: Sequence[str]
+    new: Sequence[str], model: Sequence[str], *, by_leading_accession: bool = True
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Find each model protein among the new file's proteins.
 
-    A model protein matches a new protein of the same name; failing that, a new protein group
-    made of the same ``;``-separated accessions in another order (when exactly one has that
-    set on each side).
+    Three tiers, each on what the previous ones left unmatched:
+
+    1. a new protein of the same name;
+    2. a new protein group made of the same ``;``-separated accessions in another order (when
+       exactly one has that set on each side);
+    3. (``by_leading_accession``) a new protein group with the same leading accession, the
+       first ``;``-separated member (``P12345;P12346`` and ``P12345;Q99999``, or ``P12345``
+       and ``P12345;P12346``), when that accession leads exactly one still-unmatched model
+       protein and exactly one unused new protein; it is never guessed between several.
+       Isoforms are distinct accessions (``P12345-2`` does not match ``P12345``). Between
+       MaxQuant runs of related experiments protein groups often differ in their minor
+       members while the leading protein stays the same.
 
     Returns
     -------
     For each model protein the column of the new data (-1 when missing), and a report:
-    counts of exact, accession-set and missing matches, extra proteins, and the first names.
+    counts of exact, accession-set, leading-accession and missing matches, extra proteins,
+    the first names, and the first ``[model name, new name]`` pairs matched by leading
+    accession (to audit them).
 
     """
     new = [str(s) for s in new]
@@ -320,6 +336,21 @@ def align_proteins(
             if len(cand) == 1 and model_keys[key] == 1:
                 cols[j] = cand[0]
                 by_set += 1
+    by_leading: list[list[str]] = []
+    if by_leading_accession and (cols < 0).any():
+        used = set(cols[cols >= 0].tolist())
+        new_leads: dict[str, list[int]] = {}
+        for i, name in enumerate(new):
+            if i not in used:
+                new_leads.setdefault(_leading_accession(name), []).append(i)
+        unmatched = np.flatnonzero(cols < 0)
+        model_leads = Counter(_leading_accession(model[j]) for j in unmatched)
+        for j in unmatched:
+            lead = _leading_accession(model[j])
+            cand = new_leads.get(lead, [])
+            if lead and len(cand) == 1 and model_leads[lead] == 1:
+                cols[j] = cand[0]
+                by_leading.append([str(model[j]), new[cand[0]]])
     missing = [str(model[j]) for j in np.flatnonzero(cols < 0)]
     matched = set(cols[cols >= 0].tolist())
     extra = [new[i] for i in range(len(new)) if i not in matched]
@@ -328,6 +359,8 @@ def align_proteins(
         "n_matched": int((cols >= 0).sum()),
         "n_matched_exact": exact,
         "n_matched_by_accession_set": by_set,
+        "n_matched_by_leading_accession": len(by_leading),
+        "matched_by_leading_accession": by_leading[:_MAX_LISTED],
         "n_missing": len(missing),
         "missing": missing[:_MAX_LISTED],
         "missing_handling": "filled as missing: the preprocessing's fill value after scaling",
@@ -846,9 +879,10 @@ class LabelModel:
         data
             Linear intensities (NaN = missing) of new samples: an AnnData as
             :func:`proteolabel.io.read` returns (samples x proteins) or a DataFrame with samples
-            as rows and proteins as columns. Proteins are matched by name (see
-            :func:`align_proteins`); model proteins absent from ``data`` are treated as missing
-            values (so they get the preprocessing's fill value), extra proteins are ignored.
+            as rows and proteins as columns. Proteins are matched by name, accession set or
+            unique leading accession (see :func:`align_proteins`); model proteins absent from
+            ``data`` are treated as missing values (so they get the preprocessing's fill value),
+            extra proteins are ignored.
         rule
             Override the stored "unlike the training data" rule for this call.
 

@@ -504,6 +504,12 @@ def predict_cmd(model_dir, input, out, fmt, quantity, samples_in, reader_options
         f"{report['n_samples']} samples; {p['n_matched']} of the model's {p['n_model_proteins']} "
         f"proteins found ({p['n_missing']} missing, filled; {p['n_extra']} extra, ignored)."
     )
+    if p.get("n_matched_by_leading_accession"):
+        click.echo(
+            f"  {p['n_matched_by_leading_accession']} of them matched by leading accession only "
+            "(protein groups with other members; pairs in predict.json -> proteins -> "
+            "matched_by_leading_accession)"
+        )
     labels = ", ".join(f"{k} {v}" for k, v in report["predicted_labels"].items())
     click.echo(f"  predicted labels: {labels}")
     u = report["unlike_training"]
