@@ -534,3 +534,13 @@ def test_an_unfit_classifier_is_reported(result):
     with pytest.warns(UserWarning, match="reproduces only"):
         model = LabelModel.from_run(result, classifier=weak, cv=0)
     assert model.report["classifier"]["training_accuracy"] < 0.9
+
+
+def test_classifier_at_chance_level_is_recognised():
+    from proteolabel._label_model import classifier_at_chance
+
+    assert classifier_at_chance({"defined": True, "balanced_accuracy": 0.50}, 2)
+    assert classifier_at_chance({"defined": True, "balanced_accuracy": 0.36}, 3)
+    assert not classifier_at_chance({"defined": True, "balanced_accuracy": 0.70}, 2)
+    assert not classifier_at_chance({"defined": True, "balanced_accuracy": 0.45}, 3)
+    assert not classifier_at_chance({"defined": False}, 2)  # nothing to judge

@@ -349,6 +349,12 @@ def test_consensus_over_seeds_adds_agreement_per_sample(tmp_path):
     # 3 epochs leave the runs far apart: an unstable consensus says so
     unstable = [w for w in caught if "agree poorly" in str(w.message)]
     assert bool(unstable) == (not cons["stable"])
+    # runs that found no structure are named, and warned about
+    assert len(cons["n_clusters"]) == 3
+    flat = [i + 1 for i, k in enumerate(cons["n_clusters"]) if k <= 1]
+    assert set(flat) <= set(cons["runs_without_structure"])
+    named = [w for w in caught if "found no structure" in str(w.message)]
+    assert bool(named) == bool(cons["runs_without_structure"])
     # one random_state per run, the main run's (RunConfig's seed, 0) first
     assert cons["n_runs"] == 3 and len(cons["seeds"]) == 3 and len(cons["eps"]) == 3
     assert cons["seeds"][0] == 0 == res.info["vae"]["params"]["random_state"]

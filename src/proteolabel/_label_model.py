@@ -58,6 +58,10 @@ MIN_MATCHED_SHARE = 0.5
 #: its training samples worse than held-out folds is under-trained, not just limited).
 MIN_TRAINING_ACCURACY = 0.75
 
+#: The classifier is reported at chance level (a warning) when its cross-validated balanced
+#: accuracy is at most 1 / n_clusters plus this margin.
+CHANCE_MARGIN = 0.05
+
 
 @dataclass(frozen=True)
 class UnlikeRule:
@@ -275,6 +279,18 @@ def cross_validate(
         "accuracy_per_fold": acc,
         "balanced_accuracy_per_fold": bacc,
     }, oof
+
+
+def classifier_at_chance(cv_report: Mapping[str, Any], n_clusters: int) -> bool:
+    """Whether a cross-validated balanced accuracy is at chance level for ``n_clusters``.
+
+    Chance is ``1 / n_clusters``; "at chance" is at most :data:`CHANCE_MARGIN` above it.
+    An undefined cross-validation is never at chance (there is nothing to judge).
+    """
+    if not cv_report.get("defined") or n_clusters < 2:
+        return False
+    bacc = float(cv_report.get("balanced_accuracy", math.nan))
+    return math.isfinite(bacc) and bacc <= 1.0 / n_clusters + CHANCE_MARGIN
 
 
 def _accession_key(name: str) -> frozenset[str]:
@@ -641,6 +657,18 @@ class LabelModel:
                 UserWarning,
                 stacklevel=2,
             )
+        at_chance = classifier_at_chance(cv_report, len(found))
+        if at_chance:
+            cv_bacc, chance = float(cv_report["balanced_accuracy"]), 1.0 / len(found)
+            warnings.warn(
+                f"the classifier's cross-validated balanced accuracy is {cv_bacc:.2f}, at chance "
+                f"level for {len(found)} clusters ({chance:.2f}): on samples it has not seen it "
+                "does not tell the clusters apart, so `predict` will label new samples no better "
+                "than by guessing. The clusters may be too small or too alike for a classifier "
+                f"({int(train.sum())} training samples); check cluster sizes in run.json.",
+                UserWarning,
+                stacklevel=2,
+            )
         far = model._nearest_core(keep_Z)[0] > rule.distance_factor * model.eps
         cluster_sizes = {int(c): int((y == c).sum()) for c in found}
         model.report = {
@@ -650,6 +678,7 @@ class LabelModel:
                 "input": "preprocessed protein matrix (adata.X), "
                          f"{X.shape[1]} proteins in [0, 1]",
                 "n_training_samples": int(train.sum()),
+                "cv_at_chance_level": bool(at_chance),
                 "n_noise_left_out": int((~excluded & (clusters < 0)).sum()),
                 "n_excluded_left_out": int(excluded.sum()),
                 "cluster_sizes": cluster_sizes,

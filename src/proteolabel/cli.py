@@ -188,8 +188,10 @@ def _report(result, out: Path) -> None:
         obs = result.adata.obs
         groups = obs["label"].dropna().nunique() if "label" in obs else 0
         unlabelled = c["samples_in_input"] - c["labelled_samples"]
+        source = info.get("label_source")
         click.echo(
-            f"  known labels: {c['labelled_samples']} samples in {groups} groups"
+            f"  known labels{f' ({source})' if source else ''}: {c['labelled_samples']} "
+            f"samples in {groups} groups"
             + (f" ({unlabelled} unlabelled)" if unlabelled else "")
             + f"; {c['tune_samples']} tune samples choose eps, {c['heldout_samples']} are held "
             "out to score the result"
@@ -251,6 +253,9 @@ def _report(result, out: Path) -> None:
             f"labels) with accuracy {clf['cv']['accuracy']:.3f}, balanced accuracy "
             f"{clf['cv']['balanced_accuracy']:.3f}"
         )
+        if (clf.get("classifier") or {}).get("cv_at_chance_level"):
+            click.echo("  note: that is chance level: the classifier does not tell the clusters "
+                       "apart on unseen samples, so `predict` would be guessing")
     elif clf and not clf.get("trained"):
         click.echo("  note: " + clf["reason"])
     model = "model/" if clf and clf.get("trained") else "model/ (no classifier: no `predict`)"

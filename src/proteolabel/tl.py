@@ -173,6 +173,7 @@ def embed(
         "seed": int(est.seed_),
         "device": est.device_,
         "engine": est.engine_,
+        "precision": getattr(est, "precision_", est.precision),
         "n_epochs": int(est.n_epochs_),
         "final_loss": float(hist["loss"].iloc[-1]),
         "final_reconstruction": float(hist["reconstruction"].iloc[-1]),
@@ -390,11 +391,28 @@ def consensus(
     first = ((adata.uns.get(K.UNS_VAE) or {}).get("params") or {}).get("random_state")
     first = first if isinstance(first, (int, np.integer)) else None
     mean_ari = float(off.mean())
+    all_seeds = [None if first is None else int(first), *seeds]
+    # a run that found no structure (its latent collapsed to a point, or one cluster at most)
+    n_found = [len(set(r.tolist()) - {-1}) for r in res.run_labels]
+    spread = [float(np.ptp(z, axis=0).max()) if len(z) else 0.0 for z in latents]
+    flat = [i for i in range(n_runs) if n_found[i] <= 1 or spread[i] == 0.0 or res.eps[i] == 0.0]
+    if flat:
+        warnings.warn(
+            f"{len(flat)} of the {n_runs} consensus runs found no structure "
+            f"(run {', '.join(f'{i + 1} (random_state {all_seeds[i]})' for i in flat)}: "
+            f"{', '.join(f'{n_found[i]} cluster(s), latent spread {spread[i]:.2g}' for i in flat)})"
+            ": their VAE latent collapsed or holds one group, which drags the agreement down. "
+            "Train longer (the method: 500 epochs) or lower beta.",
+            UserWarning,
+            stacklevel=2,
+        )
     adata.uns["consensus"] = {
         "n_runs": int(n_runs),
         # random_state of each run's VAEEmbedder, in the order of eps and pairwise_ari (the
         # first: the run of obsm[use_rep], None when unknown)
-        "seeds": [None if first is None else int(first), *seeds],
+        "seeds": all_seeds,
+        "n_clusters": n_found,
+        "runs_without_structure": [i + 1 for i in flat],
         "stable": mean_ari >= STABLE_ARI,
         "eps": [float(e) for e in res.eps],
         "pairwise_ari": ari,

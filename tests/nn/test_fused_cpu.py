@@ -249,6 +249,7 @@ def test_mixed_precision_trains_through_the_embedder():
     est = VAEEmbedder(precision="mixed", **kw).fit(X)
     ref = VAEEmbedder(precision="float32", **kw).fit(X)
     assert est.engine_ == "fused/torch"
+    assert est.precision_.startswith("mixed: bfloat16") and ref.precision_ == "float32"
     np.testing.assert_allclose(est.history_["loss"], ref.history_["loss"], rtol=1e-2)
 
 

@@ -157,6 +157,8 @@ class VAEEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         The device the network was trained on.
     engine_ : str
         The training engine that ran: ``"fused/torch"``, ``"fused/numpy"`` or ``"autograd"``.
+    precision_ : str
+        What the matrix products ran in (a short description; ``precision`` names it).
     seed_ : int
         The integer seed drawn from ``random_state``.
 
@@ -294,6 +296,12 @@ class VAEEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         finally:
             module.to("cpu")
         self._set_history(hist)
+        self.precision_ = {
+            "float32": "float32",
+            "mixed": "mixed: bfloat16 inputs (float32 accumulation) in the output layer's two "
+                     "backward products, float32 elsewhere",
+            "bfloat16": "bfloat16: every matrix product under autocast",
+        }[self.precision]
         return self
 
     def _set_history(self, hist: TrainingHistory) -> None:
