@@ -211,11 +211,11 @@ def test_compare_command_on_a_run_folder(tmp_path):
                     "--methods", "dbscan,kmeans,agglomerative"])
     table = pd.read_csv(cmp_out / "compare.csv", index_col=0)
     assert list(table.index) == ["dbscan", "kmeans", "agglomerative"]
-    assert {"tune_v_measure", "eval_v_measure", "silhouette", "n_clusters", "seconds"} <= set(table)
+    assert {"tune_v_measure", "heldout_v_measure", "silhouette", "n_clusters", "seconds"} <= set(table)
     # the evaluation set never overlaps the tune set
     labels = pd.read_csv(out / "labels.csv")
     assert (table["tune_n"] == labels["is_tune"].sum()).all()
-    assert (table["eval_n"] == (~labels["is_tune"]).sum()).all()
+    assert (table["heldout_n"] == (~labels["is_tune"]).sum()).all()
     assert (cmp_out / "compare.png").read_bytes()[:4] == b"\x89PNG"
     assert "dbscan" in res.output
     # without --min-samples, the run's own setting is reused: DBSCAN gives the run's clusters

@@ -452,8 +452,8 @@ def compare_cmd(ctx, source, labels, label_column, sample_column, fmt, quantity,
         written.append("silhouette.png")
     elif (outp / "silhouette.png").is_file():  # an earlier comparison's: not this one's
         (outp / "silhouette.png").unlink()
-    cols = [c for c in ("n_clusters", "noise_fraction", "tune_v_measure", "eval_v_measure",
-                        "eval_ari", "silhouette", "seconds", "status") if c in comp.table]
+    cols = [c for c in ("n_clusters", "noise_fraction", "tune_v_measure", "heldout_v_measure",
+                        "heldout_ari", "silhouette", "seconds", "status") if c in comp.table]
     import pandas as pd
 
     with pd.option_context("display.width", 160, "display.max_columns", 20):

@@ -28,7 +28,7 @@ def test_every_registered_method_reports_a_row(comparison, small):
     t = comparison.table
     assert list(t.index) == list(CLUSTERERS)
     for col in ("tune_homogeneity", "tune_completeness", "tune_v_measure", "tune_ari",
-                "tune_ami", "eval_v_measure", "eval_ari", "eval_ami", "silhouette",
+                "tune_ami", "heldout_v_measure", "heldout_ari", "heldout_ami", "silhouette",
                 "n_clusters", "noise_fraction", "seconds", "status", "notes", "params"):
         assert col in t.columns
     for name, lab in comparison.labels.items():
@@ -43,13 +43,13 @@ def test_eval_never_scores_tune_samples(comparison, small):
     t = comparison.table
     n_tune = int(pd.notna(y_tune).sum())
     assert (t["tune_n"] == n_tune).all()
-    assert (t["eval_n"] == len(y) - n_tune).all()
+    assert (t["heldout_n"] == len(y) - n_tune).all()
 
 
 def test_dbscan_beats_kmeans_on_stripes(comparison):
     t = comparison.table
-    assert t.loc["dbscan", "eval_v_measure"] >= 0.9
-    assert t.loc["kmeans", "eval_v_measure"] < t.loc["dbscan", "eval_v_measure"] - 0.15
+    assert t.loc["dbscan", "heldout_v_measure"] >= 0.9
+    assert t.loc["kmeans", "heldout_v_measure"] < t.loc["dbscan", "heldout_v_measure"] - 0.15
     assert t.loc["dbscan", "n_clusters"] == 5
 
 

@@ -104,7 +104,7 @@ COLUMNS = {
     "samples-features": {"centre_distance", "separation", "silhouette", "dbscan_v_measure",
                          "snr_measured", "final_kl", "fit_seconds", "seconds"},
     "snr": {"centre_distance", "separation", "silhouette", "dbscan_v_measure", "snr"},
-    "clusterers": {"clusterer", "eval_v_measure", "tune_v_measure", "n_clusters",
+    "clusterers": {"clusterer", "heldout_v_measure", "tune_v_measure", "n_clusters",
                    "noise_fraction", "status", "silhouette_true"},
     "silhouette": {"dataset", "k", "silhouette"},
     "eps": {"eps", "eps_relative", "n_clusters", "n_noise", "homogeneity", "completeness",

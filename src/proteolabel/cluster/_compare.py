@@ -265,7 +265,7 @@ def compare_clusterers(
         agglomerative and spectral clustering take their number of classes as k.
     y_eval : array-like of shape (n_samples,), default=None
         Known labels to evaluate on. Only samples labelled here and *not* tune samples are
-        scored as "eval", so no score is measured on the samples used to tune.
+        scored as "heldout", so no score is measured on the samples used to tune.
     methods : sequence of str, default=None
         Names from :data:`CLUSTERERS` (all when None), run in that order.
     random_state : int, RandomState instance or None, default=None
@@ -277,9 +277,9 @@ def compare_clusterers(
     Returns
     -------
     Comparison
-        ``table`` has one row per method with ``tune_*`` and ``eval_*`` scores
+        ``table`` has one row per method with ``tune_*`` and ``heldout_*`` scores
         (``homogeneity``, ``completeness``, ``v_measure``, ``ari``, ``ami``, NaN where
-        undefined; noise scored as one cluster) and sample counts ``tune_n``/``eval_n``,
+        undefined; noise scored as one cluster) and sample counts ``tune_n``/``heldout_n``,
         ``silhouette`` (non-noise samples only), ``n_clusters``, ``noise_fraction``,
         ``seconds``, ``status`` (``ok``, ``did not converge``, ``skipped: ...`` or
         ``failed: ...``), ``uses_tune_labels``, ``choice`` (how its parameter is picked),
@@ -346,7 +346,7 @@ def compare_clusterers(
         lab = np.asarray(res.labels, dtype=np.int64)
         row: dict[str, Any] = {"method": name}
         row.update(_score_block("tune", tune, lab))
-        row.update(_score_block("eval", ev, lab))
+        row.update(_score_block("heldout", ev, lab))
         row.update(
             silhouette=_silhouette(X, lab),
             n_clusters=int(np.unique(lab[lab >= 0]).size),

@@ -391,7 +391,7 @@ def compare_panel(
             if ptext:
                 title += "\n" + S.wrap(ptext, width=46, lines=2)
             if row is not None:
-                v, where = row.get("eval_v_measure", np.nan), "held-out"
+                v, where = row.get("heldout_v_measure", np.nan), "held-out"
                 if not np.isfinite(v):
                     v, where = row.get("tune_v_measure", np.nan), "tune"
                 if np.isfinite(v):

@@ -268,7 +268,7 @@ def plot_clusterers(df: pd.DataFrame, latents: Mapping[tuple, Any]) -> Figure:
     """
     settings = sorted(latents)
     names = list(dict.fromkeys(df["clusterer"]))
-    score = "eval_v_measure" if "eval_v_measure" in df else "v_measure"
+    score = "heldout_v_measure" if "heldout_v_measure" in df else "v_measure"
     ncols = len(names) + 1
     fig = _figure(len(settings) + 1, ncols, size=(2.5, 2.6))
     sub = fig.subfigures(2, 1, height_ratios=[max(len(settings), 1), 1.3])

@@ -491,7 +491,7 @@ def run_study(
     tune_fraction
         ``clusterers``: the stratified share of samples whose labels are given to the
         clusterers as tune samples (DBSCAN tunes eps on them; agglomerative and spectral take
-        their class count); the scores ``eval_*`` are measured on the other samples.
+        their class count); the scores ``heldout_*`` are measured on the other samples.
 
     Returns
     -------
@@ -576,8 +576,8 @@ def summarize_study(name: str, table: pd.DataFrame) -> pd.DataFrame:
     if name == "clusterers":
         g = table.groupby(["n_informative", "clusterer"], sort=False)
         out = pd.DataFrame({
-            "eval_v_measure": g["eval_v_measure"].median(),
-            "eval_v_measure_min": g["eval_v_measure"].min(),
+            "heldout_v_measure": g["heldout_v_measure"].median(),
+            "heldout_v_measure_min": g["heldout_v_measure"].min(),
             "n_clusters": g["n_clusters"].median(),
             "not_ok": g["status"].agg(lambda s: int((s.astype(str) != "ok").sum())),
             "seeds": g.size(),
