@@ -401,3 +401,17 @@ def test_barely_separated_latent_means_are_warned_about():
         tl.embed(long, epochs=150, random_state=0)
     assert long.uns["vae"]["latent_separation"] > 1.0
     assert not [w for w in caught if issubclass(w.category, tl.WeakLatentWarning)]
+
+
+def test_quiet_and_verbose_flags_work_after_the_subcommand():
+    import logging
+
+    for args, level in ((["formats", "-q"], logging.WARNING), (["formats", "-vv"], logging.DEBUG),
+                        (["-q", "formats"], logging.WARNING), (["formats"], logging.INFO),
+                        (["formats", "--quiet"], logging.WARNING)):
+        res = CliRunner().invoke(main, args, catch_exceptions=False)
+        assert res.exit_code == 0, (args, res.output)
+        assert "maxquant" in res.output
+        assert logging.getLogger("proteolabel").level == level, args
+    bad = CliRunner().invoke(main, ["formats", "--no-such-flag"])
+    assert bad.exit_code != 0 and "No such option" in bad.output

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from pathlib import Path
 
@@ -54,7 +55,24 @@ def _fail_clearly(fn):
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+_GLOBAL_FLAGS = re.compile(r"^(-q|--quiet|-v+|--verbose)$")
+
+
+class _Group(click.Group):
+    """Accept -q/-v after the subcommand too (``proteolabel run x.txt -q``), as users type them."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if "--" in args:
+            head, tail = args[: args.index("--")], args[args.index("--"):]
+        else:
+            head, tail = args, []
+        flags = [a for a in head if _GLOBAL_FLAGS.match(a)]
+        rest = [a for a in head if not _GLOBAL_FLAGS.match(a)]
+        return super().parse_args(ctx, [*flags, *rest, *tail])
+
+
+@click.group(cls=_Group,
+             context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="proteolabel")
 @click.option("-v", "--verbose", count=True,
               help="More log output (-vv: debug; -vvv: also other libraries' debug output).")
