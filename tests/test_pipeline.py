@@ -415,3 +415,15 @@ def test_quiet_and_verbose_flags_work_after_the_subcommand():
         assert logging.getLogger("proteolabel").level == level, args
     bad = CliRunner().invoke(main, ["formats", "--no-such-flag"])
     assert bad.exit_code != 0 and "No such option" in bad.output
+
+
+def test_summary_says_when_rounding_moves_the_tune_share(tmp_path):
+    ubi = DATA / "ubiquitin-dep-maxquant"  # groups of 3: round(0.5 x 3) = 2 tune samples each
+    res = _run_cli(["run", str(ubi / "DiUbi_proteinGroups.tsv"), "--labels",
+                    str(ubi / "DiUbi_ExpDesign.tsv"), "--label-column", "condition",
+                    "--tune-fraction", "0.5", "--min-samples", "2", "--epochs", "2",
+                    "--no-classifier", "--out", str(tmp_path / "o")])
+    info = json.loads((tmp_path / "o" / "run.json").read_text())["counts"]
+    share = info["tune_samples"] / info["labelled_samples"]
+    assert abs(share - 0.5) >= 0.05
+    assert f"a share of {share:.2f} for --tune-fraction 0.5" in res.output

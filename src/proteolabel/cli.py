@@ -213,6 +213,7 @@ def _report(result, out: Path) -> None:
             + (f" ({unlabelled} unlabelled)" if unlabelled else "")
             + f"; {c['tune_samples']} tune samples choose eps, {c['heldout_samples']} are held "
             "out to score the result"
+            + _tune_rounding_note(info)
             + (f" ({c['labelled_excluded']} labelled but excluded: neither)"
                if c.get("labelled_excluded") else "")
         )
@@ -279,6 +280,20 @@ def _report(result, out: Path) -> None:
     model = "model/" if clf and clf.get("trained") else "model/ (no classifier: no `predict`)"
     click.echo(f"Wrote {out} (labels.csv, latent.csv, eps_sweep.csv, result.h5ad, run.json, "
                f"latent.png, eps_sweep.png, training_loss.png, {model})")
+
+
+def _tune_rounding_note(info) -> str:
+    """Say so when per-group rounding moved the tune share well away from --tune-fraction."""
+    c = info["counts"]
+    asked = (info.get("config") or {}).get("tune_fraction")
+    n = c["labelled_samples"] - c.get("labelled_excluded", 0)
+    if not asked or asked >= 1 or n <= 0:
+        return ""
+    got = c["tune_samples"] / n
+    if abs(got - asked) < 0.05:
+        return ""
+    return (f" (a share of {got:.2f} for --tune-fraction {asked:g}: each group keeps "
+            "round(fraction x its size) tune samples, at least one)")
 
 
 def _groups_without_cluster(adata) -> list[str]:
