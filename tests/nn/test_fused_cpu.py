@@ -29,6 +29,7 @@ def _data(n=40, p=30, seed=0):
         ((20, 10), None, (-12.0, 12.0)),
         ((16,), (12, 9), (-12.0, 12.0)),
         ((), None, (-12.0, 12.0)),
+        ((12,), (), (-12.0, 12.0)),  # no hidden decoder layer: latent straight to the output
         ((20, 10), None, (-0.05, 0.05)),  # most log-variances clamped: their gradient is cut
     ],
 )
