@@ -170,3 +170,35 @@ def test_no_gradients_left_after_training(engine):
     mod = _module()
     train_vae(mod, _data(), epochs=2, batch_size=16, engine=engine)
     assert all(p.grad is None for p in mod.parameters())
+
+
+@pytest.mark.parametrize("engine", ["torch", "fused"])
+def test_save_load_keeps_every_fitted_attribute(tmp_path, engine):
+    X = _data(60, 25).numpy()
+    est = VAEEmbedder(engine=engine, precision="float32", encoder_layers=(8,), epochs=30,
+                      learning_rate=5e-2, validation_fraction=0.25, early_stopping_patience=2,
+                      random_state=0, device="cpu").fit(X)
+    assert est.best_epoch_ is not None and est.stopped_early_
+    est.save(tmp_path / "m")
+    again = VAEEmbedder.load(tmp_path / "m")
+    for name in ("n_epochs_", "best_epoch_", "stopped_early_", "engine_", "precision_", "seed_",
+                 "n_features_in_", "device_"):
+        assert getattr(again, name) == getattr(est, name), name
+    np.testing.assert_array_equal(again.transform(X), est.transform(X))
+
+
+@pytest.mark.parametrize("engine", ["torch", "fused"])
+def test_a_diverged_refit_leaves_no_state_of_the_previous_fit(engine):
+    X = _data(64, 25).numpy()
+    kw = dict(engine=engine, encoder_layers=(8,), batch_size=64, random_state=0, device="cpu")
+    est = VAEEmbedder(epochs=6, **kw).fit(X)
+    assert est.n_epochs_ == 6
+    est.set_params(epochs=3, learning_rate=1e38, validation_fraction=0.0)
+    with pytest.raises(TrainingDivergedError):
+        est.fit(X)
+    # the module holds the last good weights of this fit (the initial ones); what describes the
+    # fit describes this one, not the six epochs before
+    assert _all_finite(est.module_)
+    assert est.n_epochs_ == len(est.history_) == 0
+    assert est.best_epoch_ is None and not est.stopped_early_
+    assert (est.engine_ == "autograd") == (engine == "torch")
