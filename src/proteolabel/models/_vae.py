@@ -17,10 +17,19 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, check_non_negative, validate_data
 
 from proteolabel._utils import seed_from_random_state
-from proteolabel.nn import TrainingHistory, VAEModule, train_vae
+from proteolabel.nn import TrainingDivergedError, TrainingHistory, VAEModule, train_vae
 
 _CONFIG = "vae_config.json"
 _WEIGHTS = "vae_weights.pt"
+#: ``precision_`` for each ``precision``.
+_PRECISIONS = {
+    "float32": "float32",
+    "mixed": "mixed: bfloat16 inputs (float32 accumulation) in the output layer's two "
+             "backward products, float32 elsewhere",
+    "bfloat16": "bfloat16: every matrix product under autocast",
+}
+#: What a fit sets besides ``module_`` (a new fit starts without the previous fit's).
+_FITTED = ("history_", "n_epochs_", "best_epoch_", "engine_", "stopped_early_", "precision_")
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -122,15 +131,16 @@ class VAEEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     precision
         ``"float32"``; ``"mixed"``: float32 everywhere except the two products of the output
         layer's backward pass, which take bfloat16 inputs with float32 accumulation (fused CPU
-        engine with PyTorch's BLAS, on CPUs with AVX512-BF16 or AMX; about 1.25x faster per
-        epoch there, see ``benchmarks/bench_training.py``); ``"bfloat16"``: every matrix
+        engine with PyTorch's BLAS, on CPUs with AVX512-BF16 or AMX; ``engine="auto"`` and
+        ``"fused"`` take PyTorch's BLAS for it on AMD CPUs too; about 1.25x faster per epoch
+        there, see ``benchmarks/bench_training.py``); ``"bfloat16"``: every matrix
         product in bfloat16 (PyTorch autocast, autograd engine; for GPUs). See the README's
         "Speed and hardware" for what each changes in the results.
     engine
         How a training step's gradients are computed. ``"fused"``: a hand-written forward and
         backward pass of matrix products into fixed buffers (no autograd graph, no allocation per
         step), CPU float32 only, with the BLAS that is faster on this CPU: PyTorch's (MKL) on
-        Intel and other CPUs, NumPy's OpenBLAS on AMD ones (see
+        Intel and other CPUs, NumPy's OpenBLAS on AMD ones (for float32; see
         :func:`proteolabel.nn._fused_cpu.preferred_blas`); ``"fused/torch"`` and
         ``"fused/numpy"`` name the BLAS. ``"torch"``: PyTorch autograd (any device and
         precision). ``"auto"``: fused where it applies (CPU, float32), torch otherwise (GPU,
@@ -274,8 +284,11 @@ class VAEEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
         x_train = x_all[torch.from_numpy(order[n_val:]).to(device)] if n_val else x_all
         x_val = x_all[torch.from_numpy(order[:n_val]).to(device)] if n_val else None
         autocast = torch.bfloat16 if self.precision == "bfloat16" else None
+        for name in _FITTED:  # nothing of a previous fit may describe this one
+            self.__dict__.pop(name, None)
         self.module_ = module
         self.device_ = str(device)
+        self.precision_ = _PRECISIONS[self.precision]
         try:
             hist = train_vae(
                 module,
@@ -293,15 +306,14 @@ class VAEEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
                 mixed=self.precision == "mixed",
                 progress=self.verbose,
             )
+        except TrainingDivergedError as exc:
+            # module_ holds the last good weights: the attributes describe the epochs behind them
+            if exc.history is not None:
+                self._set_history(exc.history)
+            raise
         finally:
             module.to("cpu")
         self._set_history(hist)
-        self.precision_ = {
-            "float32": "float32",
-            "mixed": "mixed: bfloat16 inputs (float32 accumulation) in the output layer's two "
-                     "backward products, float32 elsewhere",
-            "bfloat16": "bfloat16: every matrix product under autocast",
-        }[self.precision]
         return self
 
     def _set_history(self, hist: TrainingHistory) -> None:
@@ -375,6 +387,8 @@ class VAEEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             "n_features_in": int(self.n_features_in_),
             "feature_names_in": [str(f) for f in getattr(self, "feature_names_in_", [])] or None,
             "n_epochs": int(self.n_epochs_),
+            "best_epoch": getattr(self, "best_epoch_", None),
+            "stopped_early": bool(getattr(self, "stopped_early_", False)),
             "engine": getattr(self, "engine_", "unknown"),
             # NaN (no validation loss) is not JSON: written as null, read back as NaN
             "history": {k: [_finite_or_none(v) for v in col]
@@ -413,9 +427,11 @@ class VAEEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
             {k: [math.nan if v is None else v for v in col] for k, col in config["history"].items()}
         )
         est.n_epochs_ = int(config["n_epochs"])
-        est.best_epoch_ = None
-        est.stopped_early_ = False
+        best = config.get("best_epoch")  # absent in folders written before it was kept
+        est.best_epoch_ = None if best is None else int(best)
+        est.stopped_early_ = bool(config.get("stopped_early", False))
         est.engine_ = config.get("engine", "unknown")
+        est.precision_ = _PRECISIONS[est.precision]
         return est
 
 

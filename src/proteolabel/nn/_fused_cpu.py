@@ -41,31 +41,54 @@ import numpy as np
 import torch
 from torch import nn
 
+from proteolabel.nn._components import MLP, Decoder, Encoder
 from proteolabel.nn._module import VAEModule
 
 
+def _plain_linear(m: nn.Module) -> bool:
+    return type(m) is nn.Linear and m.bias is not None
+
+
 def _linears(seq: nn.Module) -> list[nn.Linear]:
+    """Return the linear layers of a ``Linear, ReLU, Linear, ReLU, ...`` stack (as ``MLP`` has)."""
+    if type(seq) not in (MLP, nn.Sequential):
+        raise TypeError(f"unsupported stack {type(seq).__name__}")
+    kids = list(seq.children())
+    if len(kids) % 2:
+        raise TypeError("the stack is not Linear-ReLU pairs")
     out = []
-    for m in seq.children():
-        if isinstance(m, nn.Linear):
-            out.append(m)
-        elif not isinstance(m, nn.ReLU):
-            raise TypeError(f"unsupported layer {type(m).__name__}")
+    for lin, act in zip(kids[::2], kids[1::2], strict=True):
+        if not _plain_linear(lin) or type(act) is not nn.ReLU:
+            raise TypeError(f"unsupported layers {type(lin).__name__}, {type(act).__name__}")
+        out.append(lin)
     return out
 
 
 def supports(module: nn.Module, x: torch.Tensor) -> bool:
-    """Whether :class:`FusedCPUStep` can train ``module`` on ``x`` (CPU, float32, plain layers)."""
+    """Whether :class:`FusedCPUStep` can train ``module`` on ``x``.
+
+    It needs what :class:`VAEModule` builds, unchanged: plain ``nn.Linear`` layers with biases
+    and ReLUs between them, each parameter in one layer only, every parameter trainable
+    (``requires_grad``; the step computes and applies every gradient), CPU and float32.
+    """
     if type(module) is not VAEModule or x.device.type != "cpu" or x.dtype != torch.float32:
         return False
-    if any(p.device.type != "cpu" or p.dtype != torch.float32 for p in module.parameters()):
+    params = list(module.parameters())
+    if any(p.device.type != "cpu" or p.dtype != torch.float32 or not p.requires_grad
+           for p in params):
+        return False
+    enc, dec = module.encoder, module.decoder
+    if type(enc) is not Encoder or type(dec) is not Decoder:
         return False
     try:
-        _linears(module.encoder.body)
-        _linears(module.decoder.body)
+        layers = [*_linears(enc.body), enc.mean, enc.logvar, *_linears(dec.body), dec.out]
     except TypeError:
         return False
-    return type(module.encoder.mean) is nn.Linear and type(module.decoder.out) is nn.Linear
+    if not all(_plain_linear(lin) for lin in layers):
+        return False
+    own = [id(t) for lin in layers for t in (lin.weight, lin.bias)]
+    # no tensor shared between layers (tied weights), none outside the layers
+    return len(set(own)) == len(own) and set(own) == {id(p) for p in params}
 
 
 def cpu_vendor() -> str:
@@ -296,11 +319,23 @@ class FusedCPUStep:
         self._mm(g.t(), a, layer[2])
         torch.sum(g, 0, out=layer[3])
 
-    @torch.no_grad()
     def __call__(
         self, idx: torch.Tensor, generator: torch.Generator | None, beta: float
     ) -> tuple[float, float, float]:
-        """One batch (rows ``idx`` of ``x``): returns ``(loss, reconstruction, kl)``, batch means."""
+        """One batch (rows ``idx`` of ``x``): returns ``(loss, reconstruction, kl)``, batch means.
+
+        Overflow gives inf and NaN silently, as in PyTorch (NumPy's products would warn): the
+        training loop reports it as a divergence.
+        """
+        if self.blas == "numpy":
+            with np.errstate(all="ignore"):
+                return self._step(idx, generator, beta)
+        return self._step(idx, generator, beta)
+
+    @torch.no_grad()
+    def _step(
+        self, idx: torch.Tensor, generator: torch.Generator | None, beta: float
+    ) -> tuple[float, float, float]:
         b = int(idx.shape[0])
         v = self._views.get(b)
         if v is None:

@@ -22,7 +22,14 @@ from proteolabel.nn._module import VAEModule
 
 
 class TrainingDivergedError(RuntimeError):
-    """The loss became NaN or infinite; the module holds the weights of the last good epoch."""
+    """The loss or the weights became NaN or infinite; the module holds the last good weights.
+
+    ``history`` holds the epochs before it (those whose loss and weights were finite).
+    """
+
+    def __init__(self, message: str, history: TrainingHistory | None = None):
+        super().__init__(message)
+        self.history = history
 
 
 @dataclass
@@ -61,6 +68,13 @@ def _snapshot(module: torch.nn.Module, into: list[torch.Tensor] | None) -> list[
     for dst, src in zip(into, params, strict=True):
         dst.copy_(src)
     return into
+
+
+def _finite(module: torch.nn.Module, flat: FlatParameters | None) -> bool:
+    """Whether every weight is finite (one reduction, one synchronisation)."""
+    if flat is not None:
+        return bool(torch.isfinite(flat.flat).all())
+    return bool(torch.stack([torch.isfinite(p).all() for p in module.parameters()]).all())
 
 
 def _restore(module: torch.nn.Module, snapshot: list[torch.Tensor]) -> None:
@@ -134,16 +148,20 @@ def train_vae(
     ``"auto"`` (fused where it applies, else autograd). ``history.engine`` says which ran
     (``"fused/torch"``, ``"fused/numpy"`` or ``"autograd"``).
 
-    ``mixed`` (fused engine with PyTorch's BLAS only): the two products of the output layer's
-    backward pass (its weight gradient and the gradient it passes back, two thirds of the
-    backward FLOPs) take bfloat16 inputs with float32 accumulation (oneDNN), everything else,
-    the forward pass and the loss included, stays float32.
+    ``mixed`` (fused engine with PyTorch's BLAS only; ``"auto"`` and ``"fused"`` then take
+    PyTorch's BLAS on any CPU): the two products of the output layer's backward pass (its weight
+    gradient and the gradient it passes back, two thirds of the backward FLOPs) take bfloat16
+    inputs with float32 accumulation (oneDNN), everything else, the forward pass and the loss
+    included, stays float32.
+
+    Training leaves no gradients on the parameters (``.grad`` is ``None``) with either engine.
 
     Raises
     ------
     TrainingDivergedError
-        If an epoch's loss is not finite. The module is left with the weights of the last epoch
-        whose loss was finite.
+        If an epoch's loss is not finite, or its last step left weights that are not. The module
+        is left with the weights of the last epoch whose loss and weights were finite (the
+        initial ones if there was none); the error's ``history`` holds those epochs.
 
     """
     n = x.shape[0]
@@ -171,7 +189,9 @@ def train_vae(
             "autocast); use engine='autograd'"
         )
     use_fused = engine.startswith("fused") or (engine == "auto" and fused_ok)
-    blas = engine.partition("/")[2] or preferred_blas()
+    # mixed precision needs PyTorch's BLAS (oneDNN): where the engine leaves the BLAS open, it
+    # takes that one, also on CPUs whose float32 choice is NumPy's
+    blas = engine.partition("/")[2] or ("torch" if mixed else preferred_blas())
     if mixed and not (use_fused and blas == "torch"):
         raise ValueError(
             "mixed precision needs the fused CPU engine with PyTorch's BLAS (engine 'auto', "
@@ -215,12 +235,17 @@ def train_vae(
                 sums = _autograd_epoch(module, x, perm, opt, generator, b, batch_size,
                                        autocast_dtype)
             loss, rec, kl = (sums / n).tolist()
-            if not math.isfinite(loss):
+            # the loss is that of the weights before each step: the epoch's last step can still
+            # leave weights that are not finite, which would be kept as "good" otherwise
+            if not (math.isfinite(loss) and _finite(module, flat)):
                 _restore(module, good)
+                what = f"loss became {loss}" if not math.isfinite(loss) else "weights overflowed"
                 raise TrainingDivergedError(
-                    f"the VAE loss became {loss} in epoch {epoch + 1}; training stopped and the "
-                    f"weights of epoch {epoch} (the last with a finite loss) were kept. Lower the "
-                    "learning rate, check the input scaling, or use precision='float32'."
+                    f"the VAE {what} in epoch {epoch + 1}; training stopped and the weights of "
+                    f"epoch {epoch} (the last with a finite loss and weights; 0: the initial "
+                    "ones) were kept. Lower the learning rate, check the input scaling, or use "
+                    "precision='float32'.",
+                    history,
                 )
             _snapshot(module, good)
             history.loss.append(loss)
@@ -259,6 +284,8 @@ def train_vae(
             torch.set_num_threads(torch_threads)
         if flat is not None:
             flat.release()
+        else:
+            opt.zero_grad(set_to_none=True)  # as the fused engine: no gradients left behind
         module.eval()
     if best_state is not None:
         _restore(module, best_state)
