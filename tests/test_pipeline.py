@@ -384,6 +384,25 @@ def test_run_leaves_the_callers_anndata_alone():
     assert list(a.obs.columns) == before and "label" not in a.obs
 
 
+def test_reconstruction_r2_measures_what_the_latent_reproduces():
+    rng = np.random.default_rng(0)
+    centres = rng.random((3, 40))
+    X = np.clip(centres[np.repeat(np.arange(3), 50)] + 0.05 * rng.standard_normal((150, 40)), 0, 1)
+    a = ad.AnnData(X.astype(np.float32))
+    est = tl.embed(a, epochs=150, random_state=0)
+    r2 = a.uns["vae"]["reconstruction_r2"]
+    R = est.reconstruct(X.astype(np.float32))
+    manual = 1 - ((X - R) ** 2).sum() / ((X - X.mean(axis=0)) ** 2).sum()
+    assert r2 == pytest.approx(manual, rel=1e-6)
+    assert r2 > 0.5  # three well separated groups: most of the variance is reproduced
+
+    class MeanProfile:  # a "model" that gives every sample the mean profile scores 0
+        def reconstruct(self, Y):
+            return np.broadcast_to(X.mean(axis=0), np.shape(Y))
+
+    assert tl.reconstruction_r2(MeanProfile(), X) == pytest.approx(0.0, abs=1e-12)
+
+
 @pytest.mark.filterwarnings("default:.*barely told apart:UserWarning")
 def test_barely_separated_latent_means_are_warned_about():
     import warnings

@@ -222,6 +222,10 @@ def _report(result, out: Path) -> None:
             click.echo(f"  no cluster stands for {len(unmatched)} of the {groups} known groups: "
                        f"{', '.join(unmatched)} (no cluster's tune samples are mostly of that "
                        "group; labels.csv -> cluster_label)")
+    r2 = (info.get("vae") or {}).get("reconstruction_r2")
+    if r2 is not None and r2 == r2:
+        click.echo(f"  VAE reconstruction: R² {r2:.2f} of the proteins' between-sample variance "
+                   "(1 = every sample reproduced, 0 = no better than each protein's mean)")
     share = (info.get("vae") or {}).get("latent_axis_share") or []
     if len(share) >= 2 and share[-1] == share[-1] and share[-1] < 0.01:
         click.echo(f"  latent: effectively {sum(v >= 0.01 for v in share)}-D: the points lie "

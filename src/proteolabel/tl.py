@@ -74,6 +74,25 @@ def latent_separation(est, X: np.ndarray) -> float:
     return float(np.max(m.std(axis=0) / sd.mean(axis=0)))
 
 
+def reconstruction_r2(est, X: np.ndarray) -> float:
+    """Share of the between-sample variance of ``X`` that the VAE's reconstruction reproduces.
+
+    ``1 - sum((X - R)^2) / sum((X - column means)^2)``, with ``R`` the decoder's output at the
+    latent means (:meth:`~proteolabel.models.VAEEmbedder.reconstruct`): 1 when the latent
+    reproduces every sample, 0 when it does no better than giving every sample each protein's
+    mean profile (what a collapsed latent gives), below 0 when worse. NaN for fewer than 2
+    samples or a matrix without variance.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if X.shape[0] < 2:
+        return float("nan")
+    total = float(((X - X.mean(axis=0)) ** 2).sum())
+    if total <= 0:
+        return float("nan")
+    R = est.reconstruct(X.astype(np.float32))
+    return float(1.0 - ((X - R) ** 2).sum() / total)
+
+
 def latent_axis_share(Z: np.ndarray) -> list[float]:
     """Share of the latent's spread along each principal axis, largest first (sums to 1).
 
@@ -118,7 +137,8 @@ def embed(
     Returns
     -------
     The fitted :class:`~proteolabel.models.VAEEmbedder`. Writes ``obsm[key_added]`` (n_obs x
-    n_latent) and ``uns["vae"]`` (parameters, device, engine, epochs run, final losses,
+    n_latent) and ``uns["vae"]`` (parameters, device, engine, epochs run, final losses, the
+    reconstruction check ``reconstruction_r2`` (see :func:`reconstruction_r2`),
     ``collapsed``, ``latent_axis_share`` (see :func:`latent_axis_share`), per-epoch history).
     Warns when the final KL term is under ``COLLAPSE_KL`` (0.05 nats per sample): the latent
     then carries almost no information about the samples.
@@ -155,6 +175,7 @@ def embed(
             stacklevel=2,
         )
     separation = latent_separation(est, X[keep])
+    recon_r2 = reconstruction_r2(est, X[keep])
     if not collapsed and separation < WEAK_SEPARATION:
         warnings.warn(
             f"the latent means of the samples spread over only {separation:.2g} of the encoder's "
@@ -181,6 +202,7 @@ def embed(
         "collapsed": collapsed,
         "latent_axis_share": latent_axis_share(Z[keep]),
         "latent_separation": separation,
+        "reconstruction_r2": recon_r2,
         "history": {c: hist[c].to_numpy() for c in hist.columns},
     }
     return est
