@@ -83,14 +83,16 @@ def reconstruction_r2(est, X: np.ndarray) -> float:
     mean profile (what a collapsed latent gives), below 0 when worse. NaN for fewer than 2
     samples or a matrix without variance.
     """
-    X = np.asarray(X, dtype=np.float64)
+    X = np.asarray(X)
     if X.shape[0] < 2:
         return float("nan")
-    total = float(((X - X.mean(axis=0)) ** 2).sum())
-    if total <= 0:
-        return float("nan")
-    R = est.reconstruct(X.astype(np.float32))
-    return float(1.0 - ((X - R) ** 2).sum() / total)
+    mean = X.mean(axis=0, dtype=np.float64)
+    total = residual = 0.0
+    for i in range(0, X.shape[0], 8192):  # in blocks: no float64 copy of a large cohort
+        block = X[i : i + 8192].astype(np.float64)
+        total += float(((block - mean) ** 2).sum())
+        residual += float(((block - est.reconstruct(block.astype(np.float32))) ** 2).sum())
+    return float(1.0 - residual / total) if total > 0 else float("nan")
 
 
 def latent_axis_share(Z: np.ndarray) -> list[float]:
