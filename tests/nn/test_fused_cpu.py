@@ -9,10 +9,12 @@ import torch
 from proteolabel.models import VAEEmbedder
 from proteolabel.nn import VAEModule, train_vae
 from proteolabel.nn._fused_cpu import (
+    FLUSH_EVERY,
     FlatAdam,
     FlatParameters,
     FusedCPUStep,
     bf16_products_supported,
+    flush_tiny_moments_,
     preferred_blas,
     supports,
 )
@@ -216,6 +218,62 @@ def test_flat_adam_falls_back_to_torch_adam(monkeypatch):
         ours.step()
     assert ours.fallback is not None and calls
     assert torch.equal(a.detach(), b.detach())
+
+
+_TINY = float(torch.finfo(torch.float32).tiny)  # the smallest normal float32
+
+
+def _subnormal(t):
+    a = t.abs()
+    return int(((a > 0) & (a < _TINY)).sum())
+
+
+def test_flush_tiny_moments_zeroes_only_what_is_nearly_subnormal():
+    m = torch.tensor([1e-33, -1e-33, 1e-31, -5e-3, 0.0, 2e-39])
+    v = torch.tensor([1e-37, 1e-35, 0.0, 1e-8, 2e-39, 3.0])
+    flush_tiny_moments_(m, v)
+    assert m.tolist() == pytest.approx([0.0, 0.0, 1e-31, -5e-3, 0.0, 0.0], rel=1e-6)
+    assert v.tolist() == pytest.approx([0.0, 1e-35, 0.0, 1e-8, 0.0, 3.0], rel=1e-6)
+
+
+def _dead_unit_run(flush_every, steps=900):
+    """Adam on gradients that stop for half the entries: their first moments decay."""
+    rng = torch.Generator().manual_seed(3)
+    p = torch.nn.Parameter(torch.randn(2000, generator=rng))
+    opt = FlatAdam(p, lr=1e-3, flush_every=flush_every)
+    for t in range(steps):
+        g = torch.randn(p.shape, generator=rng)
+        if t >= 50:
+            g[:1000] = 0.0  # half the units die
+        p.grad = g
+        opt.step()
+    return p.detach(), opt
+
+
+def test_flat_adam_keeps_moments_out_of_the_subnormal_range_without_changing_the_weights():
+    kept, plain = _dead_unit_run(0)
+    swept, ours = _dead_unit_run(FLUSH_EVERY)
+    # without the sweep the dead units' first moments decay into subnormal floats (0.9^850)
+    assert _subnormal(plain.exp_avg) > 500
+    assert _subnormal(ours.exp_avg) == 0 and _subnormal(ours.exp_avg_sq) == 0
+    assert int((ours.exp_avg[:1000] == 0).sum()) > 500
+    assert torch.equal(kept, swept)  # the same weights bit for bit
+
+
+def test_autograd_engine_sweeps_the_moments_every_flush_every_steps(monkeypatch):
+    from proteolabel.nn import _training
+
+    calls = []
+
+    def spy(opt):
+        calls.append(len(opt.state))
+
+    monkeypatch.setattr(_training, "flush_optimizer_moments_", spy)
+    mod = VAEModule(30, encoder_layers=(16,), generator=torch.Generator().manual_seed(0))
+    n_params = len(list(mod.parameters()))
+    train_vae(mod, _data(FLUSH_EVERY, 30), epochs=3, batch_size=1, engine="autograd",
+              generator=torch.Generator().manual_seed(1))
+    assert calls == [n_params] * 3  # one sweep per FLUSH_EVERY steps, over every parameter
 
 
 needs_bf16 = pytest.mark.skipif(

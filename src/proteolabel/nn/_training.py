@@ -9,12 +9,14 @@ from dataclasses import dataclass, field
 
 import torch
 
+from proteolabel.nn import _fused_cpu
 from proteolabel.nn._fused_cpu import (
     BLAS,
     FlatAdam,
     FlatParameters,
     FusedCPUStep,
     bf16_products_supported,
+    flush_optimizer_moments_,
     preferred_blas,
     supports,
 )
@@ -93,8 +95,13 @@ def _adam(params, learning_rate: float, device: torch.device) -> torch.optim.Ada
     return torch.optim.Adam(params, lr=learning_rate)  # pragma: no cover
 
 
-def _autograd_epoch(module, x, perm, opt, generator, beta, batch_size, autocast_dtype):
-    """One epoch of autograd steps; returns the batch-size-weighted sums of the loss terms."""
+def _autograd_epoch(module, x, perm, opt, generator, beta, batch_size, autocast_dtype, steps):
+    """One epoch of autograd steps; returns the batch-size-weighted sums of the loss terms.
+
+    ``steps`` counts the optimiser's steps so far (one-item list, updated): on the CPU Adam's
+    nearly-subnormal moments are swept every ``_fused_cpu.FLUSH_EVERY`` steps, as the fused
+    engine does (see :func:`proteolabel.nn._fused_cpu.flush_tiny_moments_`).
+    """
     device = x.device
     sums = torch.zeros(3, device=device)
     terms = torch.empty(3, device=device)
@@ -106,6 +113,10 @@ def _autograd_epoch(module, x, perm, opt, generator, beta, batch_size, autocast_
         opt.zero_grad(set_to_none=True)
         out.loss.backward()
         opt.step()
+        steps[0] += 1
+        every = _fused_cpu.FLUSH_EVERY
+        if device.type == "cpu" and every and steps[0] % every == 0:
+            flush_optimizer_moments_(opt)
         with torch.no_grad():
             terms[0], terms[1], terms[2] = out.loss, out.reconstruction, out.kl
         sums.add_(terms, alpha=xb.shape[0])
@@ -214,6 +225,7 @@ def train_vae(
     torch_threads = torch.get_num_threads()
     if step is not None and blas == "numpy":
         torch.set_num_threads(1)  # OpenBLAS does the products; PyTorch only the small rest
+    autograd_steps = [0]
     module.train()
     try:
         for epoch in range(epochs):
@@ -233,7 +245,7 @@ def train_vae(
                 sums = torch.tensor(total, dtype=torch.float64)
             else:
                 sums = _autograd_epoch(module, x, perm, opt, generator, b, batch_size,
-                                       autocast_dtype)
+                                       autocast_dtype, autograd_steps)
             loss, rec, kl = (sums / n).tolist()
             # the loss is that of the weights before each step: the epoch's last step can still
             # leave weights that are not finite, which would be kept as "good" otherwise
