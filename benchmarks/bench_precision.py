@@ -2,8 +2,8 @@
 
 For each dataset and seed the whole job runs once with ``precision="float32"`` and once with
 each reduced precision of ``--reduced``, in one process, on the same data, seed and settings:
-``"mixed"`` (the fused CPU step with bfloat16 inputs in the output layer's two backward
-products, everything else float32) and ``"bfloat16"`` (PyTorch autocast over every product; the
+``"mixed"`` (the fused CPU step with bfloat16 inputs in the output layer's forward and
+backward products, everything else float32) and ``"bfloat16"`` (PyTorch autocast over every product; the
 loss, the optimiser and the weights stay float32). Printed per dataset and reduced precision, as
 medians over seeds:
 

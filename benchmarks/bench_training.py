@@ -3,8 +3,8 @@
 Prints, for each n (default 2,000 and 10,000 samples x 1,296 features, the method's shape):
 
 * proteolabel's median seconds per epoch (each setting of ``--modes``: ``auto``, what a user
-  gets, the fused CPU step with this CPU's BLAS; ``auto:mixed``, bfloat16 in the output layer's
-  backward products; ``fused/numpy``, the fused step on NumPy's OpenBLAS; ``torch``, PyTorch
+  gets, the fused CPU step with this CPU's BLAS; ``auto:mixed``, bfloat16 inputs in the output
+  layer's products; ``fused/numpy``, the fused step on NumPy's OpenBLAS; ``torch``, PyTorch
   autograd; ``torch:bfloat16``, autograd under bfloat16 autocast), each in a fresh subprocess,
   with that subprocess's peak RSS;
 * the method's Keras code (``../shared/baselines/seed_keras.py``) when ``--keras-python`` points at

@@ -168,8 +168,8 @@ def _run_options(fn):
                      help="'auto' (GPU if present), 'cpu', 'cuda' or 'cuda:N'."),
         click.option("--precision", type=click.Choice(["float32", "mixed", "bfloat16"]),
                      default="float32", show_default=True,
-                     help="Precision of the VAE's matrix products: float32; mixed (bfloat16 in "
-                          "the output layer's backward products, CPUs with bfloat16 "
+                     help="Precision of the VAE's matrix products: float32; mixed (bfloat16 "
+                          "inputs in the output layer's products, CPUs with bfloat16 "
                           "instructions); bfloat16 (all products, for GPUs)."),
         click.option("--consensus-runs", type=click.IntRange(0), default=0, show_default=True,
                      help="Train the VAE this many times in all (other seeds), cluster each, "

@@ -292,7 +292,8 @@ def test_mixed_precision_gradients_are_close_to_float32():
         idx, torch.Generator().manual_seed(5), 1.0)
     loss_ref, *_ = FusedCPUStep(copy.deepcopy(ref), x, max_batch=32)(
         idx, torch.Generator().manual_seed(5), 1.0)
-    assert loss == loss_ref  # the forward pass and the loss stay float32
+    # the output layer's forward product takes bfloat16 inputs too: the loss moves a little
+    assert 0 < abs(loss - loss_ref) / abs(loss_ref) < 1e-2
     worst = 0.0
     for p_ref, p in zip(ref.parameters(), mod.parameters(), strict=True):
         rel = float((p.grad - p_ref.grad).norm() / (p_ref.grad.norm() + 1e-12))

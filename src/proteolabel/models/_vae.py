@@ -24,8 +24,8 @@ _WEIGHTS = "vae_weights.pt"
 #: ``precision_`` for each ``precision``.
 _PRECISIONS = {
     "float32": "float32",
-    "mixed": "mixed: bfloat16 inputs (float32 accumulation) in the output layer's two "
-             "backward products, float32 elsewhere",
+    "mixed": "mixed: bfloat16 inputs (float32 accumulation) in the output layer's forward "
+             "and backward products, float32 elsewhere",
     "bfloat16": "bfloat16: every matrix product under autocast",
 }
 #: What a fit sets besides ``module_`` (a new fit starts without the previous fit's).
@@ -129,11 +129,12 @@ class VAEEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimat
     device
         ``"auto"`` (a CUDA GPU when present, else the CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
     precision
-        ``"float32"``; ``"mixed"``: float32 everywhere except the two products of the output
-        layer's backward pass, which take bfloat16 inputs with float32 accumulation (fused CPU
-        engine with PyTorch's BLAS, on CPUs with AVX512-BF16 or AMX; ``engine="auto"`` and
-        ``"fused"`` take PyTorch's BLAS for it on AMD CPUs too; about 1.25x faster per epoch
-        there, see ``benchmarks/bench_training.py``); ``"bfloat16"``: every matrix
+        ``"float32"``; ``"mixed"``: float32 everywhere except the output layer's three
+        products (forward, and both of its backward pass; 90 % of the FLOPs), which take
+        bfloat16 inputs with float32 accumulation (fused CPU engine with PyTorch's BLAS, on CPUs
+        with AVX512-BF16 or AMX; ``engine="auto"`` and ``"fused"`` take PyTorch's BLAS for it
+        on AMD CPUs too; about 1.3x faster per epoch there, see
+        ``benchmarks/bench_training.py``); ``"bfloat16"``: every matrix
         product in bfloat16 (PyTorch autocast, autograd engine; for GPUs). See the README's
         "Speed and hardware" for what each changes in the results.
     engine

@@ -27,15 +27,18 @@ with the same ``torch.Generator`` calls as ``VAEModule.inference``. With NumPy's
 held to one thread while training (it then runs only the small elementwise steps), so that
 OpenBLAS has the cores; ``train_vae`` restores the setting afterwards.
 
-With ``mixed=True`` the output layer's two backward products take bfloat16 inputs with float32
-accumulation (oneDNN's bfloat16 path for float32 products, on CPUs with AVX512-BF16 or AMX); the
-forward pass, the loss and everything else stay float32.
+With ``mixed=True`` the output layer's three products (its forward product and both backward
+ones: 90 % of the FLOPs) take bfloat16 inputs with float32 accumulation and float32 results
+(oneDNN's bfloat16 path for float32 products, on CPUs with AVX512-BF16 or AMX); the loss, the
+other layers, the weights and the optimiser stay float32.
 
 Only the architecture ``VAEModule`` builds is supported (ReLU stacks, Gaussian latent, Bernoulli
 output); :func:`supports` says whether a module qualifies.
 """
 
 from __future__ import annotations
+
+import contextlib
 
 import numpy as np
 import torch
@@ -273,9 +276,15 @@ class _Views:
         self.mu, self.lv, self.lvraw, self.std, self.z, self.dz, self.dmu, self.dlv, self.elv = (
             t[:b] for t in step.latent
         )
-        self.mu_flat = self.mu.view(-1)
         self.inside = step.inside[:b]
         self.noise = step.noise[:b]
+        # the latent block is a few hundred numbers: NumPy's per-call cost on such small arrays
+        # is a fifth of PyTorch's, so it is done on NumPy views of the same memory
+        self.np = {
+            name: getattr(self, name).numpy()
+            for name in ("mu", "lv", "lvraw", "std", "z", "dz", "dmu", "dlv", "elv", "inside",
+                         "noise")
+        }
         self.d = [t[:b] for t in step.d]
         self.dd = [t[:b] for t in step.dd]
         self.logits, self.work, self.g = step.logits[:b], step.work[:b], step.g[:b]
@@ -353,6 +362,19 @@ class FusedCPUStep:
         self.logits, self.work, self.g = buf(n_out), buf(n_out), buf(n_out)
         self._views: dict[int, _Views] = {}
 
+    @contextlib.contextmanager
+    def _reduced(self):
+        """With ``mixed``: float32 products in this block take bfloat16 inputs (oneDNN)."""
+        if not self.mixed:
+            yield
+            return
+        mk = torch.backends.mkldnn.matmul
+        before, mk.fp32_precision = mk.fp32_precision, "bf16"
+        try:
+            yield
+        finally:
+            mk.fp32_precision = before
+
     def _mm(self, a: torch.Tensor, b: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         if self.blas == "torch":
             return torch.mm(a, b, out=out)
@@ -367,9 +389,13 @@ class FusedCPUStep:
         return out.add_(bias)
 
     def _grads(self, g: torch.Tensor, a: torch.Tensor, layer: tuple[torch.Tensor, ...]) -> None:
-        """Weight and bias gradients of a layer given its output gradient ``g`` and input ``a``."""
-        self._mm(g.t(), a, layer[2])
+        """Weight and bias gradients of a layer given its output gradient ``g`` and input ``a``.
+
+        The bias first: for the output layer the weight gradient's product is then followed
+        straight by the next product (see "cache" in :meth:`_step`).
+        """
         torch.sum(g, 0, out=layer[3])
+        self._mm(g.t(), a, layer[2])
 
     def __call__(
         self, idx: torch.Tensor, generator: torch.Generator | None, beta: float
@@ -379,10 +405,8 @@ class FusedCPUStep:
         Overflow gives inf and NaN silently, as in PyTorch (NumPy's products would warn): the
         training loop reports it as a divergence.
         """
-        if self.blas == "numpy":
-            with np.errstate(all="ignore"):
-                return self._step(idx, generator, beta)
-        return self._step(idx, generator, beta)
+        with np.errstate(all="ignore"):  # the latent block and NumPy's products
+            return self._step(idx, generator, beta)
 
     @torch.no_grad()
     def _step(
@@ -398,19 +422,25 @@ class FusedCPUStep:
         a = xb
         for layer, h in zip(self.enc, v.h, strict=True):
             a = self._dense(a, layer, h).relu_()
-        mu = self._dense(a, self.mean, v.mu)
-        lvraw = self._dense(a, self.logvar, v.lvraw)
-        lv = torch.clamp(lvraw, self.lo, self.hi, out=v.lv)
-        std = torch.mul(lv, 0.5, out=v.std).exp_()
-        noise = v.noise
-        torch.randn(noise.shape, generator=generator, out=noise)  # as VAEModule.inference draws
-        z = torch.addcmul(mu, std, noise, out=v.z)
+        self._dense(a, self.mean, v.mu)
+        self._dense(a, self.logvar, v.lvraw)
+        n = v.np  # NumPy views of the latent buffers
+        mu, lv, lvraw, std, noise, elv = n["mu"], n["lv"], n["lvraw"], n["std"], n["noise"], n["elv"]
+        np.minimum(np.maximum(lvraw, self.lo, out=lv), self.hi, out=lv)  # NaN stays NaN
+        np.exp(np.multiply(lv, 0.5, out=std), out=std)
+        torch.randn(v.noise.shape, generator=generator, out=v.noise)  # as VAEModule.inference
+        np.add(np.multiply(std, noise, out=n["z"]), mu, out=n["z"])
+        z = v.z
+        np.exp(lv, out=elv)
+        k = mu.shape[1]
+        kl = -0.5 * (b * k + float(lv.sum()) - float(np.vdot(mu, mu)) - float(elv.sum())) / b
 
         # decoder
         a = z
         for layer, d in zip(self.dec, v.d, strict=True):
             a = self._dense(a, layer, d).relu_()
-        logits = self._dense(a, self.out, v.logits)
+        with self._reduced():
+            logits = self._dense(a, self.out, v.logits)
 
         # loss: sum softplus(l) - x.l, with softplus(l) = max(l, 0) + log(1 + exp(-|l|)) and
         # sum max(l, 0) = (sum l + sum |l|) / 2; float32 sums (pairwise), as autograd's loss
@@ -420,41 +450,34 @@ class FusedCPUStep:
         sum_l = float(logits.sum())
         x_dot_l = float(torch.dot(v.x_flat, v.logits_flat))
         rec = (0.5 * (sum_l + sum_abs) + sum_log - x_dot_l) / b
-        elv = torch.exp(lv, out=v.elv)
-        k = mu.shape[1]
-        kl = -0.5 * (b * k + float(lv.sum()) - float(torch.dot(v.mu_flat, v.mu_flat))
-                     - float(elv.sum())) / b
         # gradient of the batch mean: (sigmoid(l) - x) / b
         g = torch.sigmoid(logits, out=v.g).sub_(xb).mul_(1.0 / b)
 
         # backward through the decoder; the output layer's two products (two thirds of the
         # backward FLOPs) in bfloat16 when asked
         grad, upstream = g, self.out
-        if self.mixed:
-            mk = torch.backends.mkldnn.matmul
-            before, mk.fp32_precision = mk.fp32_precision, "bf16"
-        try:
+        with self._reduced():
             self._grads(g, v.dec_in[-1], self.out)
             if self.dec:
                 dd = self._mm(g, self.out[0], v.dd[-1])
-        finally:
-            if self.mixed:
-                mk.fp32_precision = before
         for i in range(len(self.dec) - 1, -1, -1):
             if i < len(self.dec) - 1:
                 dd = self._mm(grad, upstream[0], v.dd[i])
             _relu_grad_(dd, v.dec_in[i + 1])
             self._grads(dd, v.dec_in[i], self.dec[i])
             grad, upstream = dd, self.dec[i]
-        dz = self._mm(grad, upstream[0], v.dz)
+        self._mm(grad, upstream[0], v.dz)
 
         # latent: z = mu + exp(lv / 2) * noise; KL = -1/2 sum(1 + lv - mu^2 - exp(lv)) / b, so
         # d/dmu = dz + beta mu / b and d/dlv = (dz noise std + beta (exp(lv) - 1) / b) / 2
-        dmu = torch.add(dz, mu, alpha=beta / b, out=v.dmu)
-        dlv = torch.mul(dz, noise, out=v.dlv).mul_(std)
-        dlv.add_(elv.sub_(1.0), alpha=beta / b).mul_(0.5)
+        dz, dmu, dlv, c = n["dz"], n["dmu"], n["dlv"], np.float32(beta / b)
+        np.add(dz, np.multiply(mu, c, out=dmu), out=dmu)
+        np.multiply(np.multiply(dz, noise, out=dlv), std, out=dlv)
+        np.multiply(np.subtract(elv, 1.0, out=elv), c, out=elv)
+        np.multiply(np.add(dlv, elv, out=dlv), 0.5, out=dlv)
         # the clamp passes the gradient where it left the value alone (lo <= raw <= hi)
-        dlv.mul_(torch.eq(lv, lvraw, out=v.inside))
+        np.multiply(dlv, np.equal(lv, lvraw, out=n["inside"]), out=dlv)
+        dmu, dlv = v.dmu, v.dlv
         self._grads(dmu, v.h_top, self.mean)
         self._grads(dlv, v.h_top, self.logvar)
 
