@@ -260,6 +260,17 @@ def bf16_products_supported() -> bool:
         return False
 
 
+@contextlib.contextmanager
+def _bf16_products():
+    """float32 matrix products in this block take bfloat16 inputs (oneDNN); restored after."""
+    mk = torch.backends.mkldnn.matmul
+    before, mk.fp32_precision = mk.fp32_precision, "bf16"
+    try:
+        yield
+    finally:
+        mk.fp32_precision = before
+
+
 def _relu_grad_(grad: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
     """``grad`` where the ReLU's output ``out`` is positive, else 0, in place (as autograd does)."""
     return torch.ops.aten.threshold_backward.grad_input(grad, out, 0.0, grad_input=grad)
@@ -362,18 +373,9 @@ class FusedCPUStep:
         self.logits, self.work, self.g = buf(n_out), buf(n_out), buf(n_out)
         self._views: dict[int, _Views] = {}
 
-    @contextlib.contextmanager
-    def _reduced(self):
+    def _reduced(self) -> contextlib.AbstractContextManager:
         """With ``mixed``: float32 products in this block take bfloat16 inputs (oneDNN)."""
-        if not self.mixed:
-            yield
-            return
-        mk = torch.backends.mkldnn.matmul
-        before, mk.fp32_precision = mk.fp32_precision, "bf16"
-        try:
-            yield
-        finally:
-            mk.fp32_precision = before
+        return _bf16_products() if self.mixed else contextlib.nullcontext()
 
     def _mm(self, a: torch.Tensor, b: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         if self.blas == "torch":
