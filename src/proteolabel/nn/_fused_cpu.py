@@ -394,7 +394,10 @@ class FusedCPUStep:
         """Weight and bias gradients of a layer given its output gradient ``g`` and input ``a``.
 
         The bias first: for the output layer the weight gradient's product is then followed
-        straight by the next product (see "cache" in :meth:`_step`).
+        straight by the next product, with no small kernel between them. (A product that streams
+        the 6.7 MB output weight evicts the caches, and the first small kernels after it run
+        3-6x slower than warm ones: an in-place add on 128 x 1296 took 35 us against 11 us on a
+        2-core Sapphire Rapids.)
         """
         torch.sum(g, 0, out=layer[3])
         self._mm(g.t(), a, layer[2])

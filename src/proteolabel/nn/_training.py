@@ -95,11 +95,12 @@ def _adam(params, learning_rate: float, device: torch.device) -> torch.optim.Ada
     return torch.optim.Adam(params, lr=learning_rate)  # pragma: no cover
 
 
-def _autograd_epoch(module, x, perm, opt, generator, beta, batch_size, autocast_dtype, steps):
+def _autograd_epoch(module, x, perm, opt, generator, beta, batch_size, autocast_dtype, steps,
+                    flush_every):
     """One epoch of autograd steps; returns the batch-size-weighted sums of the loss terms.
 
     ``steps`` counts the optimiser's steps so far (one-item list, updated): on the CPU Adam's
-    nearly-subnormal moments are swept every ``_fused_cpu.FLUSH_EVERY`` steps, as the fused
+    nearly-subnormal moments are swept every ``flush_every`` steps (0: never), as the fused
     engine does (see :func:`proteolabel.nn._fused_cpu.flush_tiny_moments_`).
     """
     device = x.device
@@ -114,8 +115,7 @@ def _autograd_epoch(module, x, perm, opt, generator, beta, batch_size, autocast_
         out.loss.backward()
         opt.step()
         steps[0] += 1
-        every = _fused_cpu.FLUSH_EVERY
-        if device.type == "cpu" and every and steps[0] % every == 0:
+        if device.type == "cpu" and flush_every and steps[0] % flush_every == 0:
             flush_optimizer_moments_(opt)
         with torch.no_grad():
             terms[0], terms[1], terms[2] = out.loss, out.reconstruction, out.kl
@@ -160,10 +160,14 @@ def train_vae(
     (``"fused/torch"``, ``"fused/numpy"`` or ``"autograd"``).
 
     ``mixed`` (fused engine with PyTorch's BLAS only; ``"auto"`` and ``"fused"`` then take
-    PyTorch's BLAS on any CPU): the two products of the output layer's backward pass (its weight
-    gradient and the gradient it passes back, two thirds of the backward FLOPs) take bfloat16
-    inputs with float32 accumulation (oneDNN), everything else, the forward pass and the loss
-    included, stays float32.
+    PyTorch's BLAS on any CPU): the output layer's three products (its forward product, its
+    weight gradient and the gradient it passes back; 90 % of the FLOPs) take bfloat16 inputs
+    with float32 accumulation and results (oneDNN); the loss, the other layers, the weights and
+    Adam stay float32. oneDNN may keep very small products in float32.
+
+    On the CPU, Adam's moments that are about to become subnormal floats are set to zero every
+    ``proteolabel.nn._fused_cpu.FLUSH_EVERY`` steps (read when training starts; see
+    :func:`proteolabel.nn._fused_cpu.flush_tiny_moments_`), with either engine.
 
     Training leaves no gradients on the parameters (``.grad`` is ``None``) with either engine.
 
@@ -214,11 +218,12 @@ def train_vae(
             "mixed precision needs a CPU with bfloat16 instructions (AVX512-BF16 or AMX) and "
             "PyTorch's oneDNN; this one has none: use float32"
         )
+    flush_every = int(_fused_cpu.FLUSH_EVERY)  # read once, when training starts
     flat = FlatParameters(module) if use_fused else None
     step = (
         FusedCPUStep(module, x, min(batch_size, n), blas=blas, mixed=mixed) if use_fused else None
     )
-    opt = FlatAdam(flat.flat, learning_rate) if flat is not None else _adam(
+    opt = FlatAdam(flat.flat, learning_rate, flush_every) if flat is not None else _adam(
         module.parameters(), learning_rate, device
     )
     history.engine = f"fused/{blas}" if use_fused else "autograd"
@@ -245,7 +250,7 @@ def train_vae(
                 sums = torch.tensor(total, dtype=torch.float64)
             else:
                 sums = _autograd_epoch(module, x, perm, opt, generator, b, batch_size,
-                                       autocast_dtype, autograd_steps)
+                                       autocast_dtype, autograd_steps, flush_every)
             loss, rec, kl = (sums / n).tolist()
             # the loss is that of the weights before each step: the epoch's last step can still
             # leave weights that are not finite, which would be kept as "good" otherwise
