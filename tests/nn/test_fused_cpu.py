@@ -35,7 +35,7 @@ def _data(n=40, p=30, seed=0):
         ((20, 10), None, (-0.05, 0.05)),  # most log-variances clamped: their gradient is cut
     ],
 )
-def test_gradients_equal_autograd(enc, dec, clamp, blas):
+def test_gradients_equal_autograd(enc, dec, clamp, blas, check_grads):
     x = _data()
     ref = VAEModule(30, encoder_layers=enc, decoder_layers=dec, logvar_clamp=clamp,
                     generator=torch.Generator().manual_seed(1))
@@ -43,18 +43,7 @@ def test_gradients_equal_autograd(enc, dec, clamp, blas):
         ref.encoder.logvar.bias.fill_(0.04)  # straddle a narrow clamp range
     mod = copy.deepcopy(ref)
     idx = torch.tensor([3, 7, 1, 30, 22, 9, 11, 0, 39, 15, 5])  # a batch smaller than the buffers
-    out = ref(x[idx], generator=torch.Generator().manual_seed(5), beta=0.7)
-    out.loss.backward()
-    step = FusedCPUStep(mod, x, max_batch=16, blas=blas)
-    loss, rec, kl = step(idx, torch.Generator().manual_seed(5), 0.7)
-    out = type(out)(*(t.detach() for t in out))
-    assert loss == pytest.approx(float(out.loss), rel=1e-5)
-    assert rec == pytest.approx(float(out.reconstruction), rel=1e-5)
-    assert kl == pytest.approx(float(out.kl), rel=1e-4, abs=1e-6)
-    for (name, p_ref), p in zip(ref.named_parameters(), mod.parameters(), strict=True):
-        scale = float(p_ref.grad.abs().max()) + 1e-12
-        err = float((p_ref.grad - p.grad).abs().max())
-        assert err <= 1e-5 * scale, name
+    check_grads(ref, mod, x, idx, beta=0.7, blas=blas, max_batch=16)
 
 
 def test_clamped_logvar_gets_no_gradient():

@@ -38,50 +38,34 @@ def _same(a, b):
     return all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
 
 
-def _check_grads(ref, mod, x, idx, beta=0.7, blas="torch", max_batch=None, seed=5):
-    out = ref(x[idx], generator=torch.Generator().manual_seed(seed), beta=beta)
-    out.loss.backward()
-    step = FusedCPUStep(mod, x, max_batch=max_batch or len(idx), blas=blas)
-    loss, rec, kl = step(idx, torch.Generator().manual_seed(seed), beta)
-    out = type(out)(*(t.detach() for t in out))
-    assert loss == pytest.approx(float(out.loss), rel=1e-5)
-    assert rec == pytest.approx(float(out.reconstruction), rel=1e-5)
-    assert kl == pytest.approx(float(out.kl), rel=1e-4, abs=1e-6)
-    for (name, p_ref), p in zip(ref.named_parameters(), mod.parameters(), strict=True):
-        scale = float(p_ref.grad.abs().max()) + 1e-12
-        err = float((p_ref.grad - p.grad).abs().max())
-        assert err <= 1e-5 * scale, name
-    return step
-
-
 # -- the NumPy latent block --------------------------------------------------------------------
 @pytest.mark.parametrize("blas", ["torch", "numpy"])
 @pytest.mark.parametrize("k", [1, 3])
 @pytest.mark.parametrize("b", [1, 7])
-def test_gradients_for_small_latents_and_batches(k, b, blas):
+def test_gradients_for_small_latents_and_batches(k, b, blas, check_grads):
     x = _data()
     ref = _module(n_latent=k)
     mod = copy.deepcopy(ref)
     idx = torch.arange(3, 3 + b)
-    _check_grads(ref, mod, x, idx, blas=blas, max_batch=16)
+    check_grads(ref, mod, x, idx, blas=blas, max_batch=16)
 
 
 @pytest.mark.parametrize("clamp", [(-80.0, 80.0), (0.0, 0.0), (-0.01, 0.01)])
-def test_gradients_for_wide_and_narrow_clamps(clamp):
+def test_gradients_for_wide_and_narrow_clamps(clamp, check_grads):
     x = _data()
     ref = _module(logvar_clamp=clamp)
     with torch.no_grad():
         ref.encoder.logvar.bias.fill_(0.005)
     mod = copy.deepcopy(ref)
-    _check_grads(ref, mod, x, torch.arange(0, 40, 3), blas="numpy")
+    check_grads(ref, mod, x, torch.arange(0, 40, 3), blas="numpy")
 
 
-def test_integer_and_numpy_clamp_bounds():
+def test_integer_and_numpy_clamp_bounds(check_grads):
     x = _data()
     for clamp in [(-1, 1), (np.float64(-0.02), np.float64(0.02)), (np.float32(-3), 3)]:
         ref = _module(logvar_clamp=clamp)
         mod = copy.deepcopy(ref)
-        step = _check_grads(ref, mod, x, torch.arange(10))
+        step = check_grads(ref, mod, x, torch.arange(10))
         assert step.latent[1].dtype == torch.float32
 
 

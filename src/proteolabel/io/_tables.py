@@ -437,19 +437,8 @@ def _looks_like_data(raw: pd.DataFrame) -> bool:
     if cells.shape[0] < 2 or cells.shape[1] < 2:
         return False
 
-    def number(v) -> bool:
-        if isinstance(v, bool):
-            return False
-        if isinstance(v, (int, float, np.number)):
-            return bool(np.isfinite(v))
-        try:
-            float(str(v).strip().replace(",", "."))
-        except ValueError:
-            return False
-        return True
-
     body, present = cells[1:], filled[1:]
-    numeric = np.vectorize(number, otypes=[bool])(body) & present
+    numeric = np.vectorize(_is_number, otypes=[bool])(body) & present
     n_present = present.sum(axis=0)
     share = np.where(n_present > 0, numeric.sum(axis=0) / np.maximum(n_present, 1), 0.0)
     return bool((share >= 0.8).any() and numeric.sum() >= 2)
