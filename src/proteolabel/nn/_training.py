@@ -95,18 +95,18 @@ def _adam(params, learning_rate: float, device: torch.device) -> torch.optim.Ada
     return torch.optim.Adam(params, lr=learning_rate)  # pragma: no cover
 
 
-def _autograd_epoch(module, x, perm, opt, generator, beta, batch_size, autocast_dtype, steps,
-                    flush_every):
+def _autograd_epoch(module, x, perm, opt, generator, beta, batch_size, autocast_dtype,
+                    steps_before, flush_every):
     """One epoch of autograd steps; returns the batch-size-weighted sums of the loss terms.
 
-    ``steps`` counts the optimiser's steps so far (one-item list, updated): on the CPU Adam's
+    ``steps_before``: the optimiser's steps in earlier epochs. On the CPU Adam's
     nearly-subnormal moments are swept every ``flush_every`` steps (0: never), as the fused
     engine does (see :func:`proteolabel.nn._fused_cpu.flush_tiny_moments_`).
     """
     device = x.device
     sums = torch.zeros(3, device=device)
     terms = torch.empty(3, device=device)
-    for start in range(0, x.shape[0], batch_size):
+    for i, start in enumerate(range(0, x.shape[0], batch_size), start=steps_before + 1):
         idx = perm[start : start + batch_size]
         xb = x.index_select(0, idx)
         with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
@@ -114,8 +114,7 @@ def _autograd_epoch(module, x, perm, opt, generator, beta, batch_size, autocast_
         opt.zero_grad(set_to_none=True)
         out.loss.backward()
         opt.step()
-        steps[0] += 1
-        if device.type == "cpu" and flush_every and steps[0] % flush_every == 0:
+        if device.type == "cpu" and flush_every and i % flush_every == 0:
             flush_optimizer_moments_(opt)
         with torch.no_grad():
             terms[0], terms[1], terms[2] = out.loss, out.reconstruction, out.kl
@@ -230,7 +229,6 @@ def train_vae(
     torch_threads = torch.get_num_threads()
     if step is not None and blas == "numpy":
         torch.set_num_threads(1)  # OpenBLAS does the products; PyTorch only the small rest
-    autograd_steps = [0]
     module.train()
     try:
         for epoch in range(epochs):
@@ -250,7 +248,8 @@ def train_vae(
                 sums = torch.tensor(total, dtype=torch.float64)
             else:
                 sums = _autograd_epoch(module, x, perm, opt, generator, b, batch_size,
-                                       autocast_dtype, autograd_steps, flush_every)
+                                       autocast_dtype, epoch * -(-n // batch_size),
+                                       flush_every)
             loss, rec, kl = (sums / n).tolist()
             # the loss is that of the weights before each step: the epoch's last step can still
             # leave weights that are not finite, which would be kept as "good" otherwise
